@@ -1,0 +1,1 @@
+//! Shared test support and the learning-rule conformance harness.
