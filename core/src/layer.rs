@@ -1,0 +1,465 @@
+//! One convolutional spiking layer: neuron dynamics over time steps driven by input spike events,
+//! winner-take-all selection, STDP of the winners' kernels, and the time-free inference path.
+//!
+//! Potentials are laid out `[row][col][map]` (maps innermost, like the weights), first-spike
+//! times `[map][row][col]` (like every spike-time map, so a layer's output is the next layer's
+//! input).
+
+use crate::conv::{WeightRow, scatter};
+use crate::error::{Error, Result, need};
+use crate::geometry::{ConvGeom, PoolGeom};
+use crate::spikes::{self, NEVER, ones, set_bit, sort_events};
+use crate::stdp::{StdpParams, apply, is_ltp};
+use crate::wta::{Winner, WtaParams, pack, unpack_flat, unpack_v};
+use serde::{Deserialize, Serialize};
+
+/// Membrane dynamics. Every model spikes when `V ≥ θ` and resets to 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum NeuronKind {
+    /// Integrate-and-fire: `V ← V + I` (no leak, no clamp).
+    If,
+    /// Leaky, subtractive: `V ← max(0, V + I − λ)`, `λ` in potential units.
+    LifSub {
+        /// Leak per step.
+        leak: i32,
+    },
+    /// Leaky, multiplicative: `V ← max(0, ⌊β·V⌋ + I)`, `β` in Q0.16.
+    LifMul {
+        /// Decay factor per step.
+        beta: u16,
+    },
+}
+
+/// Neuron model of a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NeuronParams {
+    /// Dynamics.
+    pub kind: NeuronKind,
+    /// A neuron that fired cannot fire again within the sample.
+    pub fire_once: bool,
+}
+
+impl NeuronParams {
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<()> {
+        match self.kind {
+            NeuronKind::LifSub { leak } if leak < 0 => {
+                Err(Error::InvalidParam("subtractive leak must be >= 0"))
+            }
+            _ => Ok(()),
+        }
+    }
+    /// One time-free pass gives the exact spiking set (no leak: potentials only grow until the
+    /// first spike, so a neuron spikes at some step iff its final sum reaches threshold).
+    pub const fn time_free(&self) -> bool {
+        matches!(self.kind, NeuronKind::If)
+    }
+}
+
+/// Checks per-map thresholds: one per map, all positive.
+pub fn validate_thresholds(theta: &[i32], maps: usize) -> Result<()> {
+    if theta.len() != maps {
+        return Err(Error::ShapeMismatch("one threshold per map"));
+    }
+    if theta.iter().any(|&t| t <= 0) {
+        return Err(Error::InvalidParam("thresholds must be > 0"));
+    }
+    Ok(())
+}
+
+/// Working memory of [`simulate`], owned by the caller. Sizes with `n = output neurons`,
+/// `p = output positions`, `m = maps`, `i = input neurons`, `t = steps`.
+#[derive(Debug)]
+pub struct SimScratch<'a> {
+    /// Potentials, `n`.
+    pub v: &'a mut [i32],
+    /// First-spike times (the layer's output), `n`.
+    pub t_first: &'a mut [u8],
+    /// Earliest spike per position, `p`.
+    pub pos_first: &'a mut [u8],
+    /// Positions reached this step, `words(p)`.
+    pub touched: &'a mut [u32],
+    /// Inhibited positions, `words(p)`.
+    pub excl_pos: &'a mut [u32],
+    /// Excluded maps, `words(m)`.
+    pub excl_map: &'a mut [u32],
+    /// Candidates of one step, `p` with pointwise inhibition, else `n`.
+    pub cand: &'a mut [u64],
+    /// Input events by time, `i`.
+    pub order: &'a mut [u32],
+    /// Step offsets into `order`, `t + 1`.
+    pub starts: &'a mut [u32],
+}
+
+/// What a simulation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SimOutcome {
+    /// Winners written.
+    pub winners: usize,
+    /// Steps simulated (fewer than `steps` after an early stop).
+    pub steps_run: u8,
+    /// Neurons that fired (first spikes) during the simulated steps.
+    pub spikes: u32,
+    /// Input events consumed.
+    pub events: u32,
+}
+
+/// Runs a layer over `steps` time steps on input first-spike times `input` (`[c][y][x]`).
+///
+/// Every input spike is an event: at its step it adds its weights to the neurons that see it.
+/// With IF neurons this equals the convolution of SpykeTorch's cumulative spike waves. After each
+/// step the neurons at or above threshold spike; their first-spike step lands in
+/// `s.t_first`. With `wta`, the step's first spikes compete (see [`crate::wta`]) and up to `k`
+/// winners are written to `winners`; with `early_stop` the simulation ends as soon as no more
+/// winners can come, which leaves later first-spike times unrecorded.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate<W: WeightRow + ?Sized>(
+    g: &ConvGeom,
+    w: &W,
+    theta: &[i32],
+    neuron: &NeuronParams,
+    steps: u8,
+    input: &[u8],
+    wta: Option<&WtaParams>,
+    early_stop: bool,
+    s: &mut SimScratch<'_>,
+    winners: &mut [Winner],
+) -> Result<SimOutcome> {
+    let out = g.output();
+    let (m, plane, n) = (out.c as usize, out.plane(), out.len());
+    validate_thresholds(theta, m)?;
+    neuron.validate()?;
+    if w.len() < g.n_weights() {
+        return Err(Error::ShapeMismatch(
+            "weights shorter than the conv geometry",
+        ));
+    }
+    need("input", input, g.input.len())?;
+    need("v", s.v, n)?;
+    need("t_first", s.t_first, n)?;
+    need("pos_first", s.pos_first, plane)?;
+    need("touched", s.touched, spikes::words(plane))?;
+    need("excl_pos", s.excl_pos, spikes::words(plane))?;
+    need("excl_map", s.excl_map, spikes::words(m))?;
+    let pointwise = wta.is_some_and(|p| p.pointwise);
+    if let Some(p) = wta {
+        p.validate()?;
+        need("cand", s.cand, if pointwise { plane } else { n })?;
+        need("winners", winners, p.k as usize)?;
+    }
+    s.v[..n].fill(0);
+    s.t_first[..n].fill(NEVER);
+    s.pos_first[..plane].fill(NEVER);
+    s.touched[..spikes::words(plane)].fill(0);
+    s.excl_pos[..spikes::words(plane)].fill(0);
+    s.excl_map[..spikes::words(m)].fill(0);
+    let input = &input[..g.input.len()];
+    sort_events(input, steps, s.order, s.starts)?;
+
+    let in_plane = g.input.plane();
+    let in_w = g.input.w as usize;
+    let ow = out.w as usize;
+    let mut res = SimOutcome::default();
+    let time_free = neuron.time_free();
+    for t in 0..steps {
+        // Leak first (it acts on every neuron), then the step's input, then the clamp at 0.
+        match neuron.kind {
+            NeuronKind::If => {}
+            NeuronKind::LifSub { leak } => s.v[..n]
+                .iter_mut()
+                .for_each(|x| *x = x.saturating_sub(leak)),
+            NeuronKind::LifMul { beta } => s.v[..n]
+                .iter_mut()
+                .for_each(|x| *x = ((i64::from(*x) * i64::from(beta)) >> 16) as i32),
+        }
+        let (a, b) = (
+            s.starts[t as usize] as usize,
+            s.starts[t as usize + 1] as usize,
+        );
+        for &idx in &s.order[a..b] {
+            let idx = idx as usize;
+            let (c, r) = (idx / in_plane, idx % in_plane);
+            scatter(
+                g,
+                w,
+                c,
+                r / in_w,
+                r % in_w,
+                &mut s.v[..n],
+                Some(&mut *s.touched),
+            );
+        }
+        res.events += (b - a) as u32;
+
+        // Spikes. Without leak only positions that received input can cross threshold.
+        let mut nc = 0usize;
+        let (mut wi, mut bits, mut dense) = (0usize, 0u32, 0usize);
+        if !time_free {
+            s.touched[..spikes::words(plane)].fill(0);
+        }
+        'positions: loop {
+            let pos = if time_free {
+                while bits == 0 {
+                    if wi >= spikes::words(plane) {
+                        break 'positions;
+                    }
+                    bits = s.touched[wi];
+                    s.touched[wi] = 0;
+                    wi += 1;
+                }
+                let p = (wi - 1) * 32 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                p
+            } else {
+                if dense >= plane {
+                    break 'positions;
+                }
+                dense += 1;
+                dense - 1
+            };
+            let blocked = pointwise && s.pos_first[pos] < t;
+            let mut best: Option<(i32, usize)> = None;
+            let mut any_first = false;
+            for mi in 0..m {
+                let vi = &mut s.v[pos * m + mi];
+                if !time_free && *vi < 0 {
+                    *vi = 0;
+                }
+                if *vi < theta[mi] {
+                    continue;
+                }
+                let ti = mi * plane + pos;
+                let first = s.t_first[ti] == NEVER;
+                if !first && neuron.fire_once {
+                    continue;
+                }
+                let pre = *vi;
+                *vi = 0;
+                if !first {
+                    continue;
+                }
+                s.t_first[ti] = t;
+                res.spikes += 1;
+                any_first = true;
+                if wta.is_some() {
+                    if pointwise {
+                        if !blocked && best.is_none_or(|(bv, _)| pre > bv) {
+                            best = Some((pre, mi));
+                        }
+                    } else {
+                        s.cand[nc] = pack(pre, (mi * plane + pos) as u32);
+                        nc += 1;
+                    }
+                }
+            }
+            if let Some((bv, bm)) = best {
+                s.cand[nc] = pack(bv, (bm * plane + pos) as u32);
+                nc += 1;
+            }
+            if any_first && s.pos_first[pos] == NEVER {
+                s.pos_first[pos] = t;
+            }
+        }
+
+        // Competition among this step's first spikes.
+        res.steps_run = t + 1;
+        if let Some(p) = wta {
+            let k = p.k as usize;
+            if res.winners < k && nc > 0 {
+                let cand = &mut s.cand[..nc];
+                cand.sort_unstable_by(|x, y| y.cmp(x));
+                let r = p.effective_radius() as usize;
+                for &c in cand.iter() {
+                    let flat = unpack_flat(c) as usize;
+                    let (mi, pos) = (flat / plane, flat % plane);
+                    if (p.per_map() && spikes::bit(s.excl_map, mi)) || spikes::bit(s.excl_pos, pos)
+                    {
+                        continue;
+                    }
+                    let (y, x) = (pos / ow, pos % ow);
+                    winners[res.winners] = Winner {
+                        map: mi as u16,
+                        y: y as u16,
+                        x: x as u16,
+                        t,
+                        v: unpack_v(c),
+                    };
+                    res.winners += 1;
+                    if p.per_map() {
+                        set_bit(s.excl_map, mi);
+                    }
+                    for yy in y.saturating_sub(r)..(y + r + 1).min(out.h as usize) {
+                        for xx in x.saturating_sub(r)..(x + r + 1).min(ow) {
+                            set_bit(s.excl_pos, yy * ow + xx);
+                        }
+                    }
+                    if res.winners == k {
+                        break;
+                    }
+                }
+            }
+            let maps_done = p.per_map() && ones(&s.excl_map[..spikes::words(m)]).count() >= m;
+            if early_stop && (res.winners == k || maps_done) {
+                break;
+            }
+        }
+    }
+    Ok(res)
+}
+
+/// Applies STDP to the kernels of the winners' maps. `input` holds the layer's input first-spike
+/// times (`[c][y][x]`). Receptive-field cells in the zero padding count as never fired (LTD).
+/// Winners of one map are combined from the same weights (see [`crate::stdp`]). `winners` is
+/// reordered (sorted by map).
+pub fn stdp_update(
+    g: &ConvGeom,
+    w: &mut [u16],
+    input: &[u8],
+    winners: &mut [Winner],
+    p: &StdpParams,
+) -> Result<()> {
+    need("weights", w, g.n_weights())?;
+    need("input", input, g.input.len())?;
+    let m = g.out_c as usize;
+    let out = g.output();
+    if winners
+        .iter()
+        .any(|x| x.map as usize >= m || x.y >= out.h || x.x >= out.w)
+    {
+        return Err(Error::InvalidParam("winner outside the layer"));
+    }
+    winners.sort_unstable_by_key(|x| x.map);
+    let (k, s, pad) = (g.k as usize, g.stride as usize, g.pad as usize);
+    let (h, wd) = (g.input.h as usize, g.input.w as usize);
+    let mut i = 0;
+    while i < winners.len() {
+        let map = winners[i].map as usize;
+        let mut j = i;
+        while j < winners.len() && winners[j].map as usize == map {
+            j += 1;
+        }
+        let group = &winners[i..j];
+        for c in 0..g.input.c as usize {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let wi = g.syn(c, ky, kx) * m + map;
+                    let w0 = w[wi];
+                    let mut d = 0i32;
+                    for win in group {
+                        let py = win.y as usize * s + ky;
+                        let px = win.x as usize * s + kx;
+                        let pre = if py < pad || px < pad || py - pad >= h || px - pad >= wd {
+                            NEVER
+                        } else {
+                            input[(c * h + py - pad) * wd + px - pad]
+                        };
+                        d += p.delta(w0, is_ltp(pre, win.t));
+                    }
+                    w[wi] = apply(w0, d);
+                }
+            }
+        }
+        i = j;
+    }
+    Ok(())
+}
+
+/// Output rows (or columns) `[lo, hi)` whose window contains padded coordinate `p`.
+#[inline]
+pub(crate) fn reach(p: usize, k: usize, s: usize, out: usize) -> (usize, usize) {
+    let lo = if p + 1 > k {
+        (p + 1 - k).div_ceil(s)
+    } else {
+        0
+    };
+    let hi = (p / s + 1).min(out);
+    (lo, hi.max(lo))
+}
+
+/// Time-free inference through one IF layer and optional pooling: a neuron spikes iff the sum of
+/// the weights of its inputs that ever spiked reaches its threshold. The output (`[map][y][x]`,
+/// pooled when `pool` is given) holds 0 where a spike reached it and [`NEVER`] elsewhere.
+/// Computed one output row at a time so only `out_w × maps` potentials (`v_row`) are live.
+pub fn forward_final<W: WeightRow + ?Sized>(
+    g: &ConvGeom,
+    w: &W,
+    theta: &[i32],
+    pool: Option<&PoolGeom>,
+    input: &[u8],
+    v_row: &mut [i32],
+    out: &mut [u8],
+) -> Result<()> {
+    let co = g.output();
+    let (m, oh, ow) = (co.c as usize, co.h as usize, co.w as usize);
+    validate_thresholds(theta, m)?;
+    if w.len() < g.n_weights() {
+        return Err(Error::ShapeMismatch(
+            "weights shorter than the conv geometry",
+        ));
+    }
+    need("input", input, g.input.len())?;
+    need("v_row", v_row, ow * m)?;
+    let o = match pool {
+        Some(p) => {
+            if p.input != co {
+                return Err(Error::ShapeMismatch("pool input differs from conv output"));
+            }
+            p.output()
+        }
+        None => co,
+    };
+    need("output", out, o.len())?;
+    out[..o.len()].fill(NEVER);
+    let (k, s, pad) = (g.k as usize, g.stride as usize, g.pad as usize);
+    let (h, wd) = (g.input.h as usize, g.input.w as usize);
+    let v_row = &mut v_row[..ow * m];
+    for oy in 0..oh {
+        v_row.fill(0);
+        for c in 0..g.input.c as usize {
+            for ky in 0..k {
+                let py = oy * s + ky;
+                if py < pad || py - pad >= h {
+                    continue;
+                }
+                let row = &input[(c * h + py - pad) * wd..(c * h + py - pad + 1) * wd];
+                for (ix, &t) in row.iter().enumerate() {
+                    if t == NEVER {
+                        continue;
+                    }
+                    let px = ix + pad;
+                    let (x0, x1) = reach(px, k, s, ow);
+                    for ox in x0..x1 {
+                        let kx = px - ox * s;
+                        w.add_row(g.syn(c, ky, kx) * m, &mut v_row[ox * m..ox * m + m]);
+                    }
+                }
+            }
+        }
+        for ox in 0..ow {
+            for mi in 0..m {
+                if v_row[ox * m + mi] < theta[mi] {
+                    continue;
+                }
+                match pool {
+                    None => out[(mi * oh + oy) * ow + ox] = 0,
+                    Some(p) => {
+                        let po = p.output();
+                        let (ph, pw) = (po.h as usize, po.w as usize);
+                        let (pk, ps, pp) = (p.k as usize, p.stride as usize, p.pad as usize);
+                        let (y0, y1) = reach(oy + pp, pk, ps, ph);
+                        let (x0, x1) = reach(ox + pp, pk, ps, pw);
+                        for py in y0..y1 {
+                            for px in x0..x1 {
+                                out[(mi * ph + py) * pw + px] = 0;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
