@@ -1,0 +1,1 @@
+//! Convergence tracking and stop rules.

@@ -1,0 +1,1 @@
+//! Homeostasis: adaptive thresholds.

@@ -1,0 +1,1 @@
+//! Learning-rule trait for the conformance harness.
