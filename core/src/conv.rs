@@ -44,6 +44,20 @@ impl WeightRow for [u16] {
     }
 }
 
+impl<T: WeightRow + ?Sized> WeightRow for &T {
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+    #[inline]
+    fn get(&self, i: usize) -> u16 {
+        (**self).get(i)
+    }
+    #[inline]
+    fn add_row(&self, start: usize, dst: &mut [i32]) {
+        (**self).add_row(start, dst);
+    }
+}
+
 /// 16-bit weights as little-endian bytes (zero-copy view of a model blob).
 #[derive(Debug, Clone, Copy)]
 pub struct Le16<'a>(pub &'a [u8]);

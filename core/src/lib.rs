@@ -29,3 +29,5 @@ pub mod stdp;
 pub mod wta;
 
 pub use error::{Error, Result};
+/// Re-exported so users build models with the same `heapless` the core uses.
+pub use heapless;

@@ -1,0 +1,635 @@
+//! Training configuration: the preset table (the one source of truth for every preset) and the
+//! TOML schema users edit. A config file may name a `preset` and override any of its keys;
+//! unknown keys and out-of-range values are rejected with the key's name.
+
+use serde::{Deserialize, Serialize};
+
+/// A configuration error that names the offending key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML could not be parsed or has unknown keys / wrong types.
+    #[error("config: {0}")]
+    Parse(String),
+    /// A value is out of range.
+    #[error("config: invalid `{key}`: {reason}")]
+    Invalid {
+        /// Dotted key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The preset name is not in the table.
+    #[error("unknown preset `{0}` (known: {known})", known = PRESETS.join(", "))]
+    UnknownPreset(String),
+}
+
+/// Names of the built-in presets.
+pub const PRESETS: &[&str] = &["kheradpisheh2018", "igarss2023", "mcu"];
+
+/// Which fixed filters the encoder uses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FilterKind {
+    /// Difference of Gaussians, one filter per `(σ1, σ2)` pair.
+    Dog,
+    /// Gabor filters at evenly spaced orientations.
+    Gabor,
+}
+
+/// Encoder section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderConfig {
+    /// Filter family.
+    pub filters: FilterKind,
+    /// Filter size (odd).
+    pub kernel: u8,
+    /// DoG `(σ1, σ2)` pairs.
+    #[serde(default)]
+    pub dog: Vec<[f64; 2]>,
+    /// DoG normalisation: "mean-max" (SpykeTorch) or "unit-sum" (SpikeSEG).
+    #[serde(default = "default_dog_norm")]
+    pub dog_norm: String,
+    /// Gabor orientations.
+    #[serde(default)]
+    pub gabor_orientations: u8,
+    /// Gabor σ, λ, γ.
+    #[serde(default)]
+    pub gabor: [f64; 3],
+    /// Responses below this (pixels 0..255) become 0.
+    pub threshold: f64,
+    /// Local normalisation radius (0: none).
+    pub norm_radius: u8,
+    /// Time steps.
+    pub steps: u8,
+    /// "latency" or "repeat".
+    pub mode: String,
+}
+
+fn default_dog_norm() -> String {
+    "mean-max".into()
+}
+
+/// Competition section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WtaConfig {
+    /// "global", "local" or "both".
+    pub mode: String,
+    /// Winners per sample.
+    pub k: u16,
+    /// Inhibition radius.
+    pub radius: u8,
+    /// Pointwise inhibition of the layer's potentials before selection.
+    pub pointwise: bool,
+}
+
+/// STDP section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StdpConfig {
+    /// "multiplicative" or "additive".
+    pub rule: String,
+    /// LTP rate.
+    pub a_plus: f64,
+    /// LTD rate (magnitude).
+    pub a_minus: f64,
+    /// Initial weight mean.
+    pub init_mean: f64,
+    /// Initial weight standard deviation.
+    pub init_std: f64,
+    /// Double `a+` every this many samples (0: never), keeping `a−/a+`.
+    #[serde(default)]
+    pub double_every: u32,
+    /// Cap of the doubling.
+    #[serde(default)]
+    pub a_plus_cap: f64,
+}
+
+/// Pooling section.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Window.
+    pub kernel: u8,
+    /// Stride.
+    pub stride: u8,
+    /// Padding (padded cells never win).
+    pub pad: u8,
+}
+
+/// Stop rules of one layer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StopConfig {
+    /// Stop when C_l falls below this (0: off).
+    #[serde(default)]
+    pub c_l: f64,
+    /// Wins a map needs to count as converged.
+    #[serde(default = "default_min_wins")]
+    pub min_wins: u32,
+    /// Stop when this fraction of maps has `min_wins` (0: off).
+    #[serde(default)]
+    pub target_ratio: f64,
+    /// Stop after this many epochs without a better ratio (0: off).
+    #[serde(default)]
+    pub patience: u16,
+}
+
+fn default_min_wins() -> u32 {
+    10
+}
+
+impl Default for StopConfig {
+    fn default() -> Self {
+        Self {
+            c_l: 0.0,
+            min_wins: 10,
+            target_ratio: 0.0,
+            patience: 0,
+        }
+    }
+}
+
+/// Adaptive per-map thresholds during training.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HomeostasisConfig {
+    /// Raise on a map's spike.
+    pub theta_plus: f64,
+    /// Decay time constant in samples.
+    pub tau: f64,
+    /// Upper bound.
+    pub theta_max: f64,
+    /// A map with a firing rate below this is dead and gets recovery noise (0: off).
+    #[serde(default)]
+    pub dead_rate: f64,
+    /// σ of the recovery noise.
+    #[serde(default)]
+    pub recovery_sigma: f64,
+}
+
+/// One learned layer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LayerConfig {
+    /// Name used in files and logs.
+    pub name: String,
+    /// Output maps.
+    pub maps: u16,
+    /// Kernel size.
+    pub kernel: u8,
+    /// Zero padding of the input on each side.
+    pub pad: u8,
+    /// Stride.
+    #[serde(default = "one")]
+    pub stride: u8,
+    /// Firing threshold (units of a unit weight).
+    pub threshold: f64,
+    /// "if", "lif-sub" or "lif-mul".
+    #[serde(default = "default_neuron")]
+    pub neuron: String,
+    /// Leak: absolute per step for lif-sub, fraction per step for lif-mul.
+    #[serde(default)]
+    pub leak: f64,
+    /// A neuron fires at most once per sample.
+    #[serde(default = "yes")]
+    pub fire_once: bool,
+    /// Pointwise inhibition of this layer's input while training it.
+    #[serde(default)]
+    pub inhibit_input: bool,
+    /// Competition.
+    pub wta: WtaConfig,
+    /// Learning rule.
+    pub stdp: StdpConfig,
+    /// Pooling after the layer.
+    pub pool: Option<PoolConfig>,
+    /// Epoch budget of this layer.
+    pub epochs: u16,
+    /// Stop rules.
+    #[serde(default)]
+    pub stop: StopConfig,
+    /// Adaptive thresholds.
+    #[serde(default)]
+    pub homeostasis: Option<HomeostasisConfig>,
+}
+
+fn one() -> u8 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_neuron() -> String {
+    "if".into()
+}
+
+/// Readout section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReadoutConfig {
+    /// SVM regularisation C (one-vs-rest, squared hinge).
+    pub c: f64,
+    /// Passes of dual coordinate descent.
+    pub epochs: u16,
+}
+
+/// A complete, resolved training configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Preset this config started from (informational once resolved).
+    #[serde(default)]
+    pub preset: String,
+    /// Seed of everything random.
+    pub seed: u64,
+    /// Number of classes the readout separates.
+    pub n_classes: u16,
+    /// Input rows and columns.
+    pub input: [u16; 2],
+    /// Encoder.
+    pub encoder: EncoderConfig,
+    /// Learned layers, trained one after another.
+    pub layers: Vec<LayerConfig>,
+    /// Readout.
+    pub readout: ReadoutConfig,
+}
+
+/// The preset table. Each entry is TOML so that the CLI, the library and config files resolve a
+/// name through exactly the same path ([`TrainConfig::preset`]).
+fn preset_toml(name: &str) -> Option<&'static str> {
+    Some(match name {
+        // Kheradpisheh et al. 2018, MNIST network as SpykeTorch runs it.
+        "kheradpisheh2018" => {
+            r#"
+preset = "kheradpisheh2018"
+seed = 42
+n_classes = 10
+input = [28, 28]
+[encoder]
+filters = "dog"
+kernel = 7
+dog = [[1.0, 2.0], [2.0, 1.0]]
+dog_norm = "mean-max"
+threshold = 50.0
+norm_radius = 8
+steps = 15
+mode = "latency"
+[[layers]]
+name = "conv1"
+maps = 32
+kernel = 5
+pad = 2
+threshold = 10.0
+wta = { mode = "both", k = 5, radius = 2, pointwise = true }
+stdp = { rule = "multiplicative", a_plus = 0.004, a_minus = 0.003, init_mean = 0.8, init_std = 0.05, double_every = 500, a_plus_cap = 0.15 }
+pool = { kernel = 2, stride = 2, pad = 1 }
+epochs = 2
+[[layers]]
+name = "conv2"
+maps = 150
+kernel = 2
+pad = 1
+threshold = 1.0
+inhibit_input = true
+wta = { mode = "both", k = 8, radius = 1, pointwise = true }
+stdp = { rule = "multiplicative", a_plus = 0.004, a_minus = 0.003, init_mean = 0.8, init_std = 0.05 }
+pool = { kernel = 2, stride = 2, pad = 1 }
+epochs = 20
+[readout]
+c = 2.4
+epochs = 40
+"#
+        }
+        // Kirkland et al. 2023 (IGARSS) encoder settings as SpikeSEG's authors trained them,
+        // on image input: fixed DoG conv1 (encoder), LIF conv2 with 10 % leak, IF class layer.
+        "igarss2023" => {
+            r#"
+preset = "igarss2023"
+seed = 42
+n_classes = 10
+input = [28, 28]
+[encoder]
+filters = "dog"
+kernel = 5
+dog = [[1.0, 2.0], [2.0, 1.0]]
+dog_norm = "unit-sum"
+threshold = 5.0
+norm_radius = 0
+steps = 10
+mode = "latency"
+[[layers]]
+name = "conv2"
+maps = 36
+kernel = 5
+pad = 2
+threshold = 10.0
+neuron = "lif-sub"
+leak = 1.0
+wta = { mode = "both", k = 8, radius = 2, pointwise = true }
+stdp = { rule = "multiplicative", a_plus = 0.04, a_minus = 0.03, init_mean = 0.8, init_std = 0.01 }
+pool = { kernel = 2, stride = 2, pad = 0 }
+epochs = 3
+stop = { min_wins = 10, target_ratio = 0.9, patience = 20 }
+homeostasis = { theta_plus = 0.05, tau = 10000.0, theta_max = 50.0, dead_rate = 0.01, recovery_sigma = 0.1 }
+[[layers]]
+name = "conv3"
+maps = 64
+kernel = 7
+pad = 3
+threshold = 10.0
+inhibit_input = true
+wta = { mode = "both", k = 8, radius = 1, pointwise = true }
+stdp = { rule = "multiplicative", a_plus = 0.04, a_minus = 0.03, init_mean = 0.8, init_std = 0.01 }
+pool = { kernel = 2, stride = 2, pad = 0 }
+epochs = 3
+stop = { min_wins = 10, target_ratio = 0.9, patience = 20 }
+[readout]
+c = 2.4
+epochs = 40
+"#
+        }
+        // A network sized for a Cortex-M4 with 128 KiB of RAM, trainable on the device.
+        "mcu" => {
+            r#"
+preset = "mcu"
+seed = 42
+n_classes = 10
+input = [28, 28]
+[encoder]
+filters = "dog"
+kernel = 7
+dog = [[1.0, 2.0], [2.0, 1.0]]
+dog_norm = "mean-max"
+threshold = 50.0
+norm_radius = 8
+steps = 15
+mode = "latency"
+[[layers]]
+name = "conv1"
+maps = 16
+kernel = 5
+pad = 2
+threshold = 10.0
+wta = { mode = "both", k = 5, radius = 2, pointwise = true }
+stdp = { rule = "multiplicative", a_plus = 0.004, a_minus = 0.003, init_mean = 0.8, init_std = 0.05, double_every = 500, a_plus_cap = 0.15 }
+pool = { kernel = 2, stride = 2, pad = 1 }
+epochs = 2
+[[layers]]
+name = "conv2"
+maps = 64
+kernel = 2
+pad = 1
+threshold = 1.0
+inhibit_input = true
+wta = { mode = "both", k = 8, radius = 1, pointwise = true }
+stdp = { rule = "multiplicative", a_plus = 0.004, a_minus = 0.003, init_mean = 0.8, init_std = 0.05 }
+pool = { kernel = 2, stride = 2, pad = 1 }
+epochs = 10
+[readout]
+c = 2.4
+epochs = 40
+"#
+        }
+        _ => return None,
+    })
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (Some(toml::Value::Array(b)), toml::Value::Array(o))
+                if b.iter().all(toml::Value::is_table)
+                    && o.iter().all(toml::Value::is_table)
+                    && !o.is_empty() =>
+            {
+                // Arrays of tables (layers) merge element-wise so one key of one layer can change.
+                let mut o = o.into_iter();
+                for bi in b.iter_mut() {
+                    match (bi, o.next()) {
+                        (toml::Value::Table(bt), Some(toml::Value::Table(ot))) => merge(bt, ot),
+                        (_, None) => break,
+                        _ => {}
+                    }
+                }
+                b.extend(o);
+            }
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn parse_table(text: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Parse(e.to_string()))
+}
+
+impl TrainConfig {
+    /// Resolves a preset by name.
+    pub fn preset(name: &str) -> Result<Self, ConfigError> {
+        let text = preset_toml(name).ok_or_else(|| ConfigError::UnknownPreset(name.into()))?;
+        Self::from_toml_str(text)
+    }
+
+    /// Parses a config file's text. If it names a `preset`, its keys override that preset's.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let user = parse_table(text)?;
+        let table = match user.get("preset") {
+            Some(toml::Value::String(p)) if !p.is_empty() => {
+                let base = preset_toml(p).ok_or_else(|| ConfigError::UnknownPreset(p.clone()))?;
+                let mut base = parse_table(base)?;
+                merge(&mut base, user);
+                base
+            }
+            _ => user,
+        };
+        let cfg: TrainConfig = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The resolved config as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Checks every value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: String, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.into(),
+            })
+        };
+        if self.n_classes < 2 {
+            return bad("n_classes".into(), "must be >= 2");
+        }
+        if self.input[0] == 0 || self.input[1] == 0 || self.input[0] > 1024 || self.input[1] > 1024
+        {
+            return bad("input".into(), "rows and columns must be in 1..=1024");
+        }
+        let e = &self.encoder;
+        if e.kernel == 0 || e.kernel % 2 == 0 || e.kernel > 31 {
+            return bad("encoder.kernel".into(), "must be odd and <= 31");
+        }
+        match e.filters {
+            FilterKind::Dog => {
+                if e.dog.is_empty() {
+                    return bad(
+                        "encoder.dog".into(),
+                        "needs at least one (sigma1, sigma2) pair",
+                    );
+                }
+                if e.dog.iter().any(|p| {
+                    !(p[0] > 0.0
+                        && p[1] > 0.0
+                        && p[0] != p[1]
+                        && p[0].is_finite()
+                        && p[1].is_finite())
+                }) {
+                    return bad(
+                        "encoder.dog".into(),
+                        "sigmas must be finite, > 0 and differ",
+                    );
+                }
+                if e.dog_norm != "mean-max" && e.dog_norm != "unit-sum" {
+                    return bad(
+                        "encoder.dog_norm".into(),
+                        "must be \"mean-max\" or \"unit-sum\"",
+                    );
+                }
+            }
+            FilterKind::Gabor => {
+                if e.gabor_orientations == 0 {
+                    return bad("encoder.gabor_orientations".into(), "must be >= 1");
+                }
+                if e.gabor.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                    return bad("encoder.gabor".into(), "sigma, lambda, gamma must be > 0");
+                }
+            }
+        }
+        if !(e.threshold.is_finite() && e.threshold >= 0.0) {
+            return bad("encoder.threshold".into(), "must be >= 0");
+        }
+        if e.steps == 0 || e.steps > 254 {
+            return bad("encoder.steps".into(), "must be in 1..=254");
+        }
+        if e.norm_radius > 100 {
+            return bad("encoder.norm_radius".into(), "must be <= 100");
+        }
+        if e.mode != "latency" && e.mode != "repeat" {
+            return bad("encoder.mode".into(), "must be \"latency\" or \"repeat\"");
+        }
+        if self.layers.is_empty() || self.layers.len() > hebb_core::model::MAX_LAYERS {
+            return bad("layers".into(), "need 1 to 4 layers");
+        }
+        for (i, l) in self.layers.iter().enumerate() {
+            let k = |f: &str| format!("layers[{i}].{f}");
+            if l.name.is_empty()
+                || !l
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return bad(
+                    k("name"),
+                    "must be non-empty ASCII letters, digits, '-' or '_'",
+                );
+            }
+            if l.maps == 0 || l.maps > 4096 {
+                return bad(k("maps"), "must be in 1..=4096");
+            }
+            if l.kernel == 0 || l.stride == 0 {
+                return bad(k("kernel"), "kernel and stride must be >= 1");
+            }
+            if l.pad >= l.kernel {
+                return bad(k("pad"), "must be smaller than the kernel");
+            }
+            if !(l.threshold.is_finite() && l.threshold > 0.0) {
+                return bad(k("threshold"), "must be > 0");
+            }
+            match l.neuron.as_str() {
+                "if" => {}
+                "lif-sub" if l.leak.is_finite() && l.leak >= 0.0 => {}
+                "lif-mul" if l.leak.is_finite() && (0.0..=1.0).contains(&l.leak) => {}
+                "lif-sub" | "lif-mul" => {
+                    return bad(k("leak"), "must be >= 0 (lif-mul: in [0, 1])");
+                }
+                _ => return bad(k("neuron"), "must be \"if\", \"lif-sub\" or \"lif-mul\""),
+            }
+            if !matches!(l.wta.mode.as_str(), "global" | "local" | "both") {
+                return bad(k("wta.mode"), "must be \"global\", \"local\" or \"both\"");
+            }
+            if l.wta.k == 0 {
+                return bad(k("wta.k"), "must be >= 1");
+            }
+            let s = &l.stdp;
+            if s.rule != "multiplicative" && s.rule != "additive" {
+                return bad(k("stdp.rule"), "must be \"multiplicative\" or \"additive\"");
+            }
+            for (name, v) in [("stdp.a_plus", s.a_plus), ("stdp.a_minus", s.a_minus)] {
+                if !(v.is_finite() && (0.0..1.0).contains(&v)) {
+                    return bad(k(name), "must be in [0, 1) (a_minus is a magnitude)");
+                }
+            }
+            if !(s.init_mean.is_finite() && (0.0..=1.0).contains(&s.init_mean)) {
+                return bad(k("stdp.init_mean"), "must be in [0, 1]");
+            }
+            if !(s.init_std.is_finite() && s.init_std >= 0.0) {
+                return bad(k("stdp.init_std"), "must be >= 0");
+            }
+            if s.double_every > 0
+                && !(s.a_plus_cap.is_finite() && s.a_plus_cap > 0.0 && s.a_plus_cap < 1.0)
+            {
+                return bad(
+                    k("stdp.a_plus_cap"),
+                    "must be in (0, 1) when double_every is set",
+                );
+            }
+            if let Some(p) = l.pool {
+                if p.kernel == 0 || p.stride == 0 || p.pad >= p.kernel {
+                    return bad(k("pool"), "kernel, stride >= 1 and pad < kernel");
+                }
+            }
+            if l.epochs == 0 {
+                return bad(k("epochs"), "must be >= 1");
+            }
+            let st = &l.stop;
+            if !(st.c_l.is_finite() && (0.0..=0.25).contains(&st.c_l)) {
+                return bad(k("stop.c_l"), "must be in [0, 0.25]");
+            }
+            if !(st.target_ratio.is_finite() && (0.0..=1.0).contains(&st.target_ratio)) {
+                return bad(k("stop.target_ratio"), "must be in [0, 1]");
+            }
+            if let Some(h) = &l.homeostasis {
+                if !(h.theta_plus.is_finite() && h.theta_plus >= 0.0) {
+                    return bad(k("homeostasis.theta_plus"), "must be >= 0");
+                }
+                if !(h.tau.is_finite() && h.tau > 0.0) {
+                    return bad(k("homeostasis.tau"), "must be > 0");
+                }
+                if !(h.theta_max.is_finite() && h.theta_max >= l.threshold) {
+                    return bad(k("homeostasis.theta_max"), "must be >= the layer threshold");
+                }
+                if !(h.dead_rate.is_finite() && (0.0..1.0).contains(&h.dead_rate)) {
+                    return bad(k("homeostasis.dead_rate"), "must be in [0, 1)");
+                }
+                if !(h.recovery_sigma.is_finite() && h.recovery_sigma >= 0.0) {
+                    return bad(k("homeostasis.recovery_sigma"), "must be >= 0");
+                }
+            }
+        }
+        if !(self.readout.c.is_finite() && self.readout.c > 0.0) {
+            return bad("readout.c".into(), "must be > 0");
+        }
+        if self.readout.epochs == 0 {
+            return bad("readout.epochs".into(), "must be >= 1");
+        }
+        Ok(())
+    }
+}

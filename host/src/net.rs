@@ -1,0 +1,397 @@
+//! An owned network (architecture, weights, thresholds, readout) built from a [`TrainConfig`],
+//! and its conversion to and from the core's `.hebb` model format.
+
+use crate::config::{FilterKind, LayerConfig, TrainConfig};
+use hebb_core::encode::{EncodeMode, EncoderParams};
+use hebb_core::filters::{DogNorm, Gabor};
+use hebb_core::geometry::{ConvGeom, Padding, PoolGeom, Shape};
+use hebb_core::layer::{NeuronKind, NeuronParams};
+use hebb_core::model::{LayerArch, LayerBlob, Model, Provenance, ReadoutBlob};
+use hebb_core::stdp::{StdpParams, StdpRule};
+use hebb_core::wta::{WtaMode, WtaParams};
+use hebb_core::{filters, q};
+
+/// A trained (or training) readout in fixed point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Readout {
+    /// Features.
+    pub n_features: usize,
+    /// Classes.
+    pub n_classes: usize,
+    /// `[feature][class]`.
+    pub weights: Vec<i16>,
+    /// Per class.
+    pub bias: Vec<i32>,
+}
+
+/// Owned network state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Net {
+    /// Encoder.
+    pub encoder: EncoderParams,
+    /// Encoder filters (Q16).
+    pub filters: Vec<i32>,
+    /// Layers.
+    pub arch: Vec<LayerArch>,
+    /// Weights per layer, Q0.16, `[c_in][ky][kx][c_out]`.
+    pub weights: Vec<Vec<u16>>,
+    /// Thresholds per layer and map.
+    pub thresholds: Vec<Vec<i32>>,
+    /// Readout.
+    pub readout: Option<Readout>,
+}
+
+/// Training-only parameters of a layer, resolved to core types.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerTrain {
+    /// Competition.
+    pub wta: WtaParams,
+    /// Learning rule.
+    pub stdp: StdpParams,
+    /// Double a+ every this many samples (0: never).
+    pub double_every: u32,
+    /// Cap of a+ (Q0.32).
+    pub a_plus_cap: u32,
+    /// Pointwise inhibition of the layer's input.
+    pub inhibit_input: bool,
+}
+
+fn invalid(key: String, e: impl std::fmt::Display) -> crate::config::ConfigError {
+    crate::config::ConfigError::Invalid {
+        key,
+        reason: e.to_string(),
+    }
+}
+
+/// Resolves the training parameters of layer `i`.
+pub fn layer_train(l: &LayerConfig, i: usize) -> Result<LayerTrain, crate::config::ConfigError> {
+    let mode = match l.wta.mode.as_str() {
+        "global" => WtaMode::Global,
+        "local" => WtaMode::Local,
+        _ => WtaMode::Both,
+    };
+    let rule = if l.stdp.rule == "additive" {
+        StdpRule::Additive
+    } else {
+        StdpRule::Multiplicative
+    };
+    let stdp = StdpParams::from_f64(rule, l.stdp.a_plus, l.stdp.a_minus)
+        .map_err(|e| invalid(format!("layers[{i}].stdp"), e))?;
+    Ok(LayerTrain {
+        wta: WtaParams {
+            mode,
+            k: l.wta.k,
+            radius: l.wta.radius,
+            pointwise: l.wta.pointwise,
+        },
+        stdp,
+        double_every: l.stdp.double_every,
+        a_plus_cap: q::rate_from_f64(l.stdp.a_plus_cap),
+        inhibit_input: l.inhibit_input,
+    })
+}
+
+impl Net {
+    /// Builds the architecture of a config with weights drawn from `N(init_mean, init_std)`.
+    pub fn from_config(
+        cfg: &TrainConfig,
+        rng: &mut hebb_core::rng::Rng,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let e = &cfg.encoder;
+        let k = e.kernel as usize;
+        let mut real = Vec::new();
+        let mut tmp = vec![0f64; k * k];
+        match e.filters {
+            FilterKind::Dog => {
+                let norm = if e.dog_norm == "unit-sum" {
+                    DogNorm::UnitSum
+                } else {
+                    DogNorm::MeanMax
+                };
+                for p in &e.dog {
+                    filters::dog(k, p[0], p[1], norm, &mut tmp)
+                        .map_err(|x| invalid("encoder.dog".into(), x))?;
+                    real.extend_from_slice(&tmp);
+                }
+            }
+            FilterKind::Gabor => {
+                let n = e.gabor_orientations as usize;
+                for i in 0..n {
+                    let g = Gabor {
+                        sigma: e.gabor[0],
+                        lambda: e.gabor[1],
+                        gamma: e.gabor[2],
+                        psi: 0.0,
+                        theta: std::f64::consts::PI * i as f64 / n as f64,
+                    };
+                    filters::gabor(k, g, &mut tmp)
+                        .map_err(|x| invalid("encoder.gabor".into(), x))?;
+                    real.extend_from_slice(&tmp);
+                }
+            }
+        }
+        let n_filters = real.len() / (k * k);
+        if n_filters > 255 {
+            return Err(invalid("encoder".into(), "at most 255 filters"));
+        }
+        let mut fq = vec![0i32; real.len()];
+        filters::quantize(&real, &mut fq).map_err(|x| invalid("encoder".into(), x))?;
+        let encoder = EncoderParams {
+            h: cfg.input[0],
+            w: cfg.input[1],
+            n_filters: n_filters as u8,
+            k: e.kernel,
+            pad: e.kernel / 2,
+            threshold: q::potential_from_f64(e.threshold),
+            norm_radius: e.norm_radius,
+            steps: e.steps,
+            mode: if e.mode == "repeat" {
+                EncodeMode::Repeat
+            } else {
+                EncodeMode::Latency
+            },
+        };
+        encoder
+            .validate()
+            .map_err(|x| invalid("encoder".into(), x))?;
+        let mut shape = Shape::new(n_filters as u16, cfg.input[0], cfg.input[1]);
+        let mut arch = Vec::new();
+        let mut weights = Vec::new();
+        let mut thresholds = Vec::new();
+        for (i, l) in cfg.layers.iter().enumerate() {
+            let key = |f: &str| format!("layers[{i}].{f}");
+            let conv = ConvGeom::new(shape, l.maps, l.kernel, l.stride, Padding::Explicit(l.pad))
+                .map_err(|x| invalid(key("kernel"), x))?;
+            let pool = match l.pool {
+                Some(p) => Some(
+                    PoolGeom::new(conv.output(), p.kernel, p.stride, p.pad)
+                        .map_err(|x| invalid(key("pool"), x))?,
+                ),
+                None => None,
+            };
+            let kind = match l.neuron.as_str() {
+                "lif-sub" => NeuronKind::LifSub {
+                    leak: q::potential_from_f64(l.leak),
+                },
+                "lif-mul" => NeuronKind::LifMul {
+                    beta: q::weight_from_f64(1.0 - l.leak),
+                },
+                _ => NeuronKind::If,
+            };
+            let a = LayerArch {
+                conv,
+                pool,
+                neuron: NeuronParams {
+                    kind,
+                    fire_once: l.fire_once,
+                },
+            };
+            let mut w = vec![0u16; conv.n_weights()];
+            rng.init_weights(&mut w, l.stdp.init_mean, l.stdp.init_std);
+            weights.push(w);
+            thresholds.push(vec![q::potential_from_f64(l.threshold); l.maps as usize]);
+            shape = a.out_shape();
+            arch.push(a);
+            layer_train(l, i)?;
+        }
+        Ok(Self {
+            encoder,
+            filters: fq,
+            arch,
+            weights,
+            thresholds,
+            readout: None,
+        })
+    }
+
+    /// Number of readout features.
+    pub fn n_features(&self) -> usize {
+        self.arch.last().map_or(0, |a| a.out_shape().len())
+    }
+
+    /// Serialises to `.hebb` bytes. `bits` (16 or 8) sets the width of layer and readout weights.
+    pub fn to_bytes(
+        &self,
+        prov: &ProvenanceOwned,
+        state: &[u8],
+        bits: u8,
+    ) -> Result<Vec<u8>, hebb_core::Error> {
+        let filt: Vec<u8> = self.filters.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let wbytes: Vec<Vec<u8>> = self
+            .weights
+            .iter()
+            .map(|w| {
+                if bits == 8 {
+                    w.iter().map(|&x| q::narrow8(x)).collect()
+                } else {
+                    w.iter().flat_map(|x| x.to_le_bytes()).collect()
+                }
+            })
+            .collect();
+        let tbytes: Vec<Vec<u8>> = self
+            .thresholds
+            .iter()
+            .map(|t| t.iter().flat_map(|v| v.to_le_bytes()).collect())
+            .collect();
+        let (rw, rb) = match &self.readout {
+            Some(r) => (
+                if bits == 8 {
+                    narrow_readout(&r.weights)
+                        .into_iter()
+                        .map(|v| v as u8)
+                        .collect::<Vec<u8>>()
+                } else {
+                    r.weights.iter().flat_map(|v| v.to_le_bytes()).collect()
+                },
+                if bits == 8 {
+                    narrow_bias(&r.weights, &r.bias)
+                } else {
+                    r.bias.clone()
+                }
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<u8>>(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        let mut arch = hebb_core::heapless::Vec::new();
+        let mut layers = hebb_core::heapless::Vec::new();
+        for (i, a) in self.arch.iter().enumerate() {
+            arch.push(*a)
+                .map_err(|_| hebb_core::Error::CapacityExceeded("layers"))?;
+            layers
+                .push(LayerBlob {
+                    bits,
+                    weights: &wbytes[i],
+                    thresholds: &tbytes[i],
+                })
+                .map_err(|_| hebb_core::Error::CapacityExceeded("layers"))?;
+        }
+        let epochs = hebb_core::heapless::Vec::from_slice(&prov.epochs)
+            .map_err(|_| hebb_core::Error::CapacityExceeded("epochs"))?;
+        let m = Model {
+            encoder: self.encoder,
+            filters: &filt,
+            arch,
+            layers,
+            readout: self.readout.as_ref().map(|r| ReadoutBlob {
+                n_features: r.n_features as u32,
+                n_classes: r.n_classes as u16,
+                bits,
+                weights: &rw,
+                bias: &rb,
+            }),
+            provenance: Provenance {
+                preset: &prov.preset,
+                dataset: &prov.dataset,
+                seed: prov.seed,
+                epochs,
+                test_accuracy: prov.test_accuracy,
+                writer: concat!("hebb ", env!("CARGO_PKG_VERSION")),
+            },
+            state,
+        };
+        let size = hebb_core::model::HEADER_LEN
+            + filt.len()
+            + wbytes.iter().map(Vec::len).sum::<usize>()
+            + tbytes.iter().map(Vec::len).sum::<usize>()
+            + rw.len()
+            + rb.len()
+            + state.len()
+            + 4096;
+        let mut buf = vec![0u8; size];
+        let n = m.encode(&mut buf)?.len();
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    /// Rebuilds an owned network from a decoded model (8-bit weights are widened).
+    pub fn from_model(m: &Model<'_>) -> Self {
+        let filters = m
+            .filters
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let weights = m
+            .layers
+            .iter()
+            .map(|l| {
+                if l.bits == 8 {
+                    l.weights.iter().map(|&b| q::widen8(b)).collect()
+                } else {
+                    l.weights
+                        .chunks_exact(2)
+                        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                        .collect()
+                }
+            })
+            .collect();
+        let thresholds = m
+            .layers
+            .iter()
+            .map(|l| {
+                l.thresholds
+                    .chunks_exact(4)
+                    .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect()
+            })
+            .collect();
+        let readout = m.readout.as_ref().map(|r| {
+            let n = r.n_features as usize * r.n_classes as usize;
+            Readout {
+                n_features: r.n_features as usize,
+                n_classes: r.n_classes as usize,
+                weights: (0..n)
+                    .map(|i| r.weight(i / r.n_classes as usize, i % r.n_classes as usize) as i16)
+                    .collect(),
+                bias: r
+                    .bias
+                    .chunks_exact(4)
+                    .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+            }
+        });
+        Self {
+            encoder: m.encoder,
+            filters,
+            arch: m.arch.iter().copied().collect(),
+            weights,
+            thresholds,
+            readout,
+        }
+    }
+
+    /// A core model view over this network's owned buffers, for the core's inference functions.
+    pub fn with_model<R>(&self, f: impl FnOnce(&Model<'_>) -> R) -> Result<R, hebb_core::Error> {
+        let prov = ProvenanceOwned::default();
+        let bytes = self.to_bytes(&prov, &[], 16)?;
+        let m = Model::decode(&bytes)?;
+        Ok(f(&m))
+    }
+}
+
+/// 8-bit readout: scale every weight by 1/256 with rounding (the argmax is scale-free).
+fn narrow_readout(w: &[i16]) -> Vec<i8> {
+    w.iter()
+        .map(|&v| ((i32::from(v) + 128).div_euclid(256)).clamp(-128, 127) as i8)
+        .collect()
+}
+
+fn narrow_bias(_w: &[i16], b: &[i32]) -> Vec<i32> {
+    b.iter().map(|&v| (v + 128).div_euclid(256)).collect()
+}
+
+/// Owned provenance.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProvenanceOwned {
+    /// Preset.
+    pub preset: String,
+    /// Data set.
+    pub dataset: String,
+    /// Seed.
+    pub seed: u64,
+    /// Epochs per layer.
+    pub epochs: Vec<u16>,
+    /// Test accuracy (NaN if unknown).
+    pub test_accuracy: f32,
+}
