@@ -114,6 +114,15 @@ impl ConvGeom {
                 "conv padding must be smaller than the kernel",
             ));
         }
+        // Output rows and columns must fit the u16 of a `Shape` (they could reach
+        // 65535 + pad − k + 1 + pad), or `output()` would silently wrap.
+        if (ph - self.k as u32) / self.stride as u32 + 1 > u32::from(u16::MAX)
+            || (pw - self.k as u32) / self.stride as u32 + 1 > u32::from(u16::MAX)
+        {
+            return Err(Error::InvalidParam(
+                "conv output larger than 65535 rows or columns",
+            ));
+        }
         // Potentials must not overflow i32: fan-in × max weight (65535) < 2^31.
         if self.fan_in() > 32_767 {
             return Err(Error::InvalidParam("conv fan-in exceeds 32767"));
@@ -191,6 +200,13 @@ impl PoolGeom {
         let pw = self.input.w as u32 + 2 * self.pad as u32;
         if ph < self.k as u32 || pw < self.k as u32 {
             return Err(Error::InvalidParam("pool window larger than padded input"));
+        }
+        if (ph - self.k as u32) / self.stride as u32 + 1 > u32::from(u16::MAX)
+            || (pw - self.k as u32) / self.stride as u32 + 1 > u32::from(u16::MAX)
+        {
+            return Err(Error::InvalidParam(
+                "pool output larger than 65535 rows or columns",
+            ));
         }
         Ok(())
     }
