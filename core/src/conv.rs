@@ -38,11 +38,27 @@ impl WeightRow for [u16] {
     #[inline]
     fn add_row(&self, start: usize, dst: &mut [i32]) {
         let src = &self[start..start + dst.len()];
-        for (d, &s) in dst.iter_mut().zip(src) {
+        // Fixed-width blocks: LLVM vectorises these reliably (the plain zip loop stayed scalar).
+        let mut dc = dst.chunks_exact_mut(LANES);
+        let mut sc = src.chunks_exact(LANES);
+        for (d, s) in (&mut dc).zip(&mut sc) {
+            if let (Ok(d), Ok(s)) = (
+                <&mut [i32; LANES]>::try_from(d),
+                <&[u16; LANES]>::try_from(s),
+            ) {
+                for i in 0..LANES {
+                    d[i] += i32::from(s[i]);
+                }
+            }
+        }
+        for (d, &s) in dc.into_remainder().iter_mut().zip(sc.remainder()) {
             *d += i32::from(s);
         }
     }
 }
+
+/// Block width of the row additions.
+const LANES: usize = 16;
 
 impl<T: WeightRow + ?Sized> WeightRow for &T {
     fn len(&self) -> usize {
@@ -94,7 +110,19 @@ impl WeightRow for Q8<'_> {
     #[inline]
     fn add_row(&self, start: usize, dst: &mut [i32]) {
         let src = &self.0[start..start + dst.len()];
-        for (d, &s) in dst.iter_mut().zip(src) {
+        let mut dc = dst.chunks_exact_mut(LANES);
+        let mut sc = src.chunks_exact(LANES);
+        for (d, s) in (&mut dc).zip(&mut sc) {
+            if let (Ok(d), Ok(s)) = (
+                <&mut [i32; LANES]>::try_from(d),
+                <&[u8; LANES]>::try_from(s),
+            ) {
+                for i in 0..LANES {
+                    d[i] += i32::from(widen8(s[i]));
+                }
+            }
+        }
+        for (d, &s) in dc.into_remainder().iter_mut().zip(sc.remainder()) {
             *d += i32::from(widen8(s));
         }
     }

@@ -122,27 +122,41 @@ pub fn encode(
     let pad = p.pad as isize;
 
     // 1. Filter + threshold (responses below threshold, negative ones included, become 0).
+    //    Row-wise accumulation in i32 (the filter gain was bounded when it was quantised, and
+    //    the sum is checked below) so the inner loop vectorises.
     for fi in 0..f {
         let ker = &kernels[fi * k * k..(fi + 1) * k * k];
+        let gain: i64 = ker.iter().map(|&v| i64::from(v).abs()).sum::<i64>() * 255;
+        if gain > i64::from(i32::MAX) {
+            return Err(Error::InvalidParam("encoder: filter gain overflows i32"));
+        }
         for y in 0..h {
-            for x in 0..w {
-                let mut acc = 0i64;
-                for ky in 0..k {
-                    let iy = y as isize + ky as isize - pad;
-                    if iy < 0 || iy >= h as isize {
+            let row = &mut s.resp[fi * plane + y * w..fi * plane + (y + 1) * w];
+            row.fill(0);
+            for ky in 0..k {
+                let iy = y as isize + ky as isize - pad;
+                if iy < 0 || iy >= h as isize {
+                    continue;
+                }
+                let img = &image[iy as usize * w..(iy as usize + 1) * w];
+                for kx in 0..k {
+                    let kv = ker[ky * k + kx];
+                    // x + kx − pad must lie in [0, w).
+                    let x0 = (pad - kx as isize).max(0) as usize;
+                    let x1 = ((w as isize) + pad - kx as isize).min(w as isize).max(0) as usize;
+                    if x0 >= x1 {
                         continue;
                     }
-                    for kx in 0..k {
-                        let ix = x as isize + kx as isize - pad;
-                        if ix < 0 || ix >= w as isize {
-                            continue;
-                        }
-                        acc += i64::from(image[iy as usize * w + ix as usize])
-                            * i64::from(ker[ky * k + kx]);
+                    let src = &img[(x0 as isize + kx as isize - pad) as usize..];
+                    for (r, &p) in row[x0..x1].iter_mut().zip(src) {
+                        *r += i32::from(p) * kv;
                     }
                 }
-                let v = acc.clamp(0, i64::from(i32::MAX)) as i32;
-                s.resp[fi * plane + y * w + x] = if v < p.threshold || v == 0 { 0 } else { v };
+            }
+            for r in row.iter_mut() {
+                if *r < p.threshold || *r <= 0 {
+                    *r = 0;
+                }
             }
         }
     }

@@ -1,0 +1,137 @@
+//! `hebb bench`: throughput of every stage of a preset on the chosen device, and peak memory.
+
+use crate::backend::{LrState, TrainJob, TrainStats};
+use crate::cli::BenchArgs;
+use crate::config::TrainConfig;
+use crate::log::{Level, Log};
+use crate::net::{Net, layer_train};
+use anyhow::{Context, Result};
+use hebb_core::rng::Rng;
+use std::time::Instant;
+
+/// Peak resident memory of this process in bytes (`VmHWM`), if the OS reports it.
+pub fn peak_memory() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Runs the benchmark.
+pub fn run(a: &BenchArgs) -> Result<i32> {
+    let log = Log::new(Level::Info);
+    let cfg = TrainConfig::preset(&a.paper)?;
+    let data: crate::data::DataSource = match a.data.parse() {
+        Ok(d) => d,
+        Err(e) => match e {},
+    };
+    let split = data.load().with_context(|| format!("loading `{data}`"))?;
+    let choice = a.dev.device.parse().map_err(anyhow::Error::msg)?;
+    let (mut be, why) = crate::backend::open(choice)?;
+    if let Some(why) = why {
+        log.info(&format!("no usable GPU ({why}); using the CPU"));
+    }
+    let mut net = Net::from_config(&cfg, &mut Rng::new(cfg.seed))?;
+    let mut rows: Vec<(String, f64, usize, f64)> = Vec::new();
+    let n_train = split.train.len();
+    let t = Instant::now();
+    let enc = be.encode(&net, &split.train.images)?;
+    let s = t.elapsed().as_secs_f64();
+    rows.push(("encode".into(), n_train as f64 / s, n_train, s));
+    let n = a.samples.min(n_train).max(1);
+    let order: Vec<u32> = crate::train::epoch_order(n_train, cfg.seed, 0, 0)
+        .into_iter()
+        .take(n)
+        .collect();
+    for l in 0..net.arch.len() {
+        let inputs = if l == 0 {
+            enc.clone()
+        } else {
+            let t = Instant::now();
+            let c = crate::train::layer_inputs(be.as_mut(), &cfg, &net, &enc, l)?;
+            let s = t.elapsed().as_secs_f64();
+            rows.push((
+                format!("{} input (frozen layers)", cfg.layers[l].name),
+                n_train as f64 / s,
+                n_train,
+                s,
+            ));
+            c
+        };
+        let lt = layer_train(&cfg.layers[l], l)?;
+        let job = TrainJob {
+            arch: &net.arch[l],
+            train: &lt,
+            steps: net.encoder.steps,
+            inputs: &inputs,
+        };
+        let mut lr = LrState {
+            current: lt.stdp,
+            samples: 0,
+        };
+        let mut wins = vec![0u32; net.arch[l].conv.out_c as usize];
+        let mut st = TrainStats::default();
+        let th = net.thresholds[l].clone();
+        let t = Instant::now();
+        be.train(
+            &job,
+            &mut net.weights[l],
+            &th,
+            &order,
+            &mut lr,
+            &mut wins,
+            &mut st,
+        )?;
+        let s = t.elapsed().as_secs_f64();
+        rows.push((
+            format!("{} training", cfg.layers[l].name),
+            n as f64 / s,
+            n,
+            s,
+        ));
+    }
+    let all: Vec<u8> = split
+        .train
+        .images
+        .iter()
+        .chain(&split.test.images)
+        .copied()
+        .collect();
+    let nall = split.train.len() + split.test.len();
+    let t = Instant::now();
+    let f = be.features(&net, &all)?;
+    let s = t.elapsed().as_secs_f64();
+    rows.push(("feature extraction".into(), nall as f64 / s, nall, s));
+    let peak = peak_memory();
+    println!(
+        "hebb bench: preset `{}`, data `{data}`, device {}",
+        a.paper,
+        be.name()
+    );
+    println!(
+        "{:<34} {:>14} {:>9} {:>9}",
+        "stage", "samples/s", "samples", "seconds"
+    );
+    for (name, rate, n, s) in &rows {
+        println!("{name:<34} {rate:>14.0} {n:>9} {s:>9.3}");
+    }
+    if let Some(p) = peak {
+        println!(
+            "peak memory (VmHWM): {:.1} MiB",
+            p as f64 / (1024.0 * 1024.0)
+        );
+    }
+    let _ = f;
+    if let Some(path) = &a.json {
+        let j = serde_json::json!({
+            "preset": a.paper,
+            "data": data.to_string(),
+            "device": be.name(),
+            "threads": rayon::current_num_threads(),
+            "stages": rows.iter().map(|(n, r, c, s)| serde_json::json!({"stage": n, "samples_per_sec": r, "samples": c, "seconds": s})).collect::<Vec<_>>(),
+            "peak_memory_bytes": peak,
+        });
+        crate::io::write_atomic(path, serde_json::to_string_pretty(&j)?.as_bytes())?;
+    }
+    Ok(0)
+}
