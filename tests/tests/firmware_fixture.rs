@@ -1,0 +1,192 @@
+//! Firmware fixtures (`firmware/*.hebb`, `*.bin`, `*.expected.txt`): the committed files agree
+//! with what the host computes today, a fresh set round-trips, and the ignored test
+//! regenerates the committed set:
+//!
+//! ```text
+//! cargo test -p hebb-tests --release --test firmware_fixture -- --ignored
+//! HEBB_FW_MODEL=runs/<name>/model.hebb cargo test -p hebb-tests --release --test firmware_fixture -- --ignored
+//! ```
+//! Without `HEBB_FW_MODEL` the model is the `kheradpisheh2018` architecture with its random
+//! start weights (seed 42) and a naive-Bayes readout fitted to 2,000 embedded training digits,
+//! a stand-in until a trained model is exported.
+
+use hebb::backend::Backend;
+use hebb::backend::cpu::CpuBackend;
+use hebb::config::TrainConfig;
+use hebb::data::{DataSource, Dataset};
+use hebb::firmware::{self, LearnSpec};
+use hebb::net::{Net, ProvenanceOwned, Readout};
+use hebb_core::rng::Rng;
+use std::path::{Path, PathBuf};
+
+fn firmware_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware")
+}
+
+fn mnist() -> hebb::data::Split {
+    DataSource::EmbeddedMnist
+        .load()
+        .expect("embedded MNIST loads")
+}
+
+/// Bernoulli naive Bayes as a linear readout: `w[f][c] = logit p(f|c)`,
+/// `b[c] = log p(c) + Σ_f log(1 − p(f|c))`, scaled so the largest |w| is 32,000.
+fn naive_bayes(net: &Net, train: &Dataset, n: usize) -> Readout {
+    let n = n.min(train.len());
+    let fs = CpuBackend::new()
+        .features(net, &train.images[..n * train.pixels_per_image()])
+        .expect("features");
+    let (nf, nc) = (fs.n_features, train.n_classes);
+    let mut count = vec![0u32; nf * nc];
+    let mut per_class = vec![0u32; nc];
+    for i in 0..n {
+        let c = train.labels[i] as usize;
+        per_class[c] += 1;
+        for f in fs.active(i) {
+            count[f * nc + c] += 1;
+        }
+    }
+    let mut w = vec![0f64; nf * nc];
+    let mut b = vec![0f64; nc];
+    for c in 0..nc {
+        b[c] = ((f64::from(per_class[c]) + 1.0) / (n as f64 + nc as f64)).ln();
+        for f in 0..nf {
+            let p = (f64::from(count[f * nc + c]) + 1.0) / (f64::from(per_class[c]) + 2.0);
+            w[f * nc + c] = (p / (1.0 - p)).ln();
+            b[c] += (1.0 - p).ln();
+        }
+    }
+    let max = w.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-9);
+    let s = 32_000.0 / max;
+    Readout {
+        n_features: nf,
+        n_classes: nc,
+        weights: w.iter().map(|v| (v * s).round() as i16).collect(),
+        bias: b.iter().map(|v| (v * s).round() as i32).collect(),
+    }
+}
+
+/// The stand-in model (see the module docs), with its accuracy on `n_eval` test digits.
+fn stand_in_model(split: &hebb::data::Split, n_eval: usize) -> Vec<u8> {
+    let cfg = TrainConfig::preset("kheradpisheh2018").expect("preset");
+    let mut net = Net::from_config(&cfg, &mut Rng::new(cfg.seed)).expect("net");
+    net.readout = Some(naive_bayes(&net, &split.train, 2_000));
+    let acc = {
+        let n = n_eval.min(split.test.len());
+        let fs = CpuBackend::new()
+            .features(
+                &net,
+                &split.test.images[..n * split.test.pixels_per_image()],
+            )
+            .expect("features");
+        let r = net.readout.as_ref().expect("set above");
+        let correct = (0..n)
+            .filter(|&i| {
+                let scores: Vec<i32> = (0..r.n_classes)
+                    .map(|c| {
+                        r.bias[c]
+                            + fs.active(i)
+                                .map(|f| i32::from(r.weights[f * r.n_classes + c]))
+                                .sum::<i32>()
+                    })
+                    .collect();
+                hebb_core::readout::argmax(&scores) == Some(split.test.labels[i] as usize)
+            })
+            .count();
+        correct as f32 / n as f32
+    };
+    let prov = ProvenanceOwned {
+        preset: "kheradpisheh2018".into(),
+        dataset: split.name.clone(),
+        seed: cfg.seed,
+        epochs: vec![0; cfg.layers.len()],
+        test_accuracy: acc,
+    };
+    net.to_bytes(&prov, &[], 16).expect("encode")
+}
+
+#[test]
+fn committed_fixtures_match_the_host() {
+    firmware::check_fixtures(&firmware_dir()).unwrap_or_else(|e| {
+        panic!(
+            "{e:#}\nregenerate with `cargo test -p hebb-tests --release --test firmware_fixture -- --ignored`"
+        )
+    });
+}
+
+#[test]
+fn fresh_fixtures_round_trip_and_detect_damage() {
+    let split = mnist();
+    let cfg = TrainConfig::preset("mcu").expect("preset");
+    let mut net = Net::from_config(&cfg, &mut Rng::new(3)).expect("net");
+    net.readout = Some(naive_bayes(&net, &split.train, 200));
+    let model = net
+        .to_bytes(&ProvenanceOwned::default(), &[], 16)
+        .expect("encode");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = LearnSpec {
+        maps: 4,
+        double_every: Some(1),
+        ..LearnSpec::default()
+    };
+    let s = firmware::write_fixtures_with(&model, &split.test, dir.path(), 3, 2, &spec)
+        .expect("write fixtures");
+    assert_eq!((s.n_infer, s.n_learn, s.files.len()), (3, 2, 8));
+    assert!(s.model8_bytes < s.model_bytes);
+    firmware::check_fixtures(dir.path()).expect("fresh fixtures agree with the host");
+
+    // The files parse back to what was written.
+    let sm = firmware::parse_samples(&std::fs::read(dir.path().join("samples.bin")).unwrap())
+        .expect("parse samples.bin");
+    assert_eq!(sm.expect.len(), 3);
+    assert_eq!(sm.images, split.test.images[..3 * 784]);
+    let l = firmware::parse_learn(&std::fs::read(dir.path().join("learn.bin")).unwrap())
+        .expect("parse learn.bin");
+    assert_eq!(l.expect.len(), 2);
+    assert_eq!(l.train.double_every, 1);
+    assert_eq!(
+        firmware::learn_bin(&l).unwrap(),
+        std::fs::read(dir.path().join("learn.bin")).unwrap()
+    );
+
+    // One flipped byte anywhere is caught by the trailing CRC.
+    for name in ["samples.bin", "learn.bin"] {
+        let p = dir.path().join(name);
+        let mut b = std::fs::read(&p).unwrap();
+        let mid = b.len() / 2;
+        b[mid] ^= 0x10;
+        let err = if name == "learn.bin" {
+            firmware::parse_learn(&b).map(|_| ()).unwrap_err()
+        } else {
+            firmware::parse_samples(&b).map(|_| ()).unwrap_err()
+        };
+        assert!(err.to_string().contains("CRC mismatch"), "{name}: {err}");
+    }
+}
+
+#[test]
+#[ignore = "rewrites firmware/*.hebb, *.bin, *.expected.txt"]
+fn regenerate_firmware_fixtures() {
+    let split = mnist();
+    let model = match std::env::var_os("HEBB_FW_MODEL") {
+        Some(p) => std::fs::read(&p)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", PathBuf::from(p).display())),
+        None => stand_in_model(&split, 2_000),
+    };
+    let n = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let s = firmware::write_fixtures(
+        &model,
+        &split.test,
+        &firmware_dir(),
+        n("HEBB_FW_N_INFER", 64),
+        n("HEBB_FW_N_LEARN", 8),
+    )
+    .expect("write fixtures");
+    eprintln!("{s:#?}");
+    firmware::check_fixtures(&firmware_dir()).expect("fixtures agree with the host");
+}
