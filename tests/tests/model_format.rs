@@ -1,0 +1,406 @@
+//! The `.hebb` model file: a realistic model round trip, every named decode error, shape errors
+//! found by validation, and the fuzz seed corpus.
+
+use hebb_core::Error;
+use hebb_core::encode::EncodeScratch;
+use hebb_core::geometry::{PoolGeom, Shape};
+use hebb_core::model::{CRC, FORMAT_VERSION, HEADER_LEN, MAGIC, Model};
+use hebb_core::network::{InferScratch, features, filters, max_map, max_row, thresholds};
+use hebb_core::spikes::words;
+use hebb_tests::fixtures::{self, ModelParts, encode_to_vec};
+use std::path::PathBuf;
+
+/// Frames an arbitrary body as the encoder would: magic, version, length, CRC.
+fn frame(version: u16, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.extend_from_slice(b"HEBB");
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&CRC.checksum(body).to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Postcard body of a model, without the validation `Model::encode` does.
+fn raw_body(m: &Model<'_>) -> Vec<u8> {
+    postcard::to_stdvec(m).unwrap()
+}
+
+#[test]
+fn realistic_model_round_trips() {
+    let parts = fixtures::realistic();
+    let m = parts.model();
+    let bytes = encode_to_vec(&m);
+    // Header, field by field.
+    assert_eq!(&bytes[..4], &MAGIC);
+    assert_eq!(&bytes[..4], b"HEBB");
+    assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), FORMAT_VERSION);
+    let len = u32::from_le_bytes(bytes[6..10].try_into().unwrap()) as usize;
+    assert_eq!(len, bytes.len() - HEADER_LEN);
+    let crc = u32::from_le_bytes(bytes[10..14].try_into().unwrap());
+    // CRC-32/ISO-HDLC is zlib's crc32: check value of "123456789" is 0xCBF43926.
+    assert_eq!(CRC.checksum(b"123456789"), 0xCBF4_3926);
+    assert_eq!(crc, CRC.checksum(&bytes[HEADER_LEN..]));
+    // The body is exactly the postcard encoding of the model.
+    assert_eq!(&bytes[HEADER_LEN..], &raw_body(&m)[..]);
+
+    let back = Model::decode(&bytes).unwrap();
+    assert_eq!(back, m);
+    assert_eq!(encode_to_vec(&back), bytes);
+    // Borrowed, not copied: the weights of the decoded model point into the file.
+    let w = back.layers[1].weights;
+    let start = w.as_ptr() as usize - bytes.as_ptr() as usize;
+    assert!(start > HEADER_LEN && start + w.len() <= bytes.len());
+    assert_eq!(back.feature_shape(), Shape::new(100, 5, 5));
+    assert_eq!(back.provenance.preset, "kheradpisheh2018");
+    assert_eq!(&back.provenance.epochs[..], &[2, 20]);
+}
+
+#[test]
+fn nan_accuracy_survives_bit_exactly() {
+    let parts = fixtures::tiny();
+    let bytes = parts.encode();
+    let back = Model::decode(&bytes).unwrap();
+    assert!(back.provenance.test_accuracy.is_nan());
+    assert_eq!(
+        back.provenance.test_accuracy.to_bits(),
+        parts.test_accuracy.to_bits()
+    );
+    assert_eq!(encode_to_vec(&back), bytes);
+}
+
+#[test]
+fn bad_magic() {
+    let mut bytes = fixtures::tiny().encode();
+    bytes[3] = b'X';
+    assert_eq!(Model::decode(&bytes), Err(Error::BadMagic));
+    assert_eq!(
+        Model::decode(b"PK\x03\x04 a zip file"),
+        Err(Error::BadMagic)
+    );
+    assert_eq!(Model::decode(b"XY"), Err(Error::BadMagic));
+    // A prefix of the magic is a truncated file, not a foreign one.
+    assert_eq!(Model::decode(b"HE"), Err(Error::Truncated));
+    assert_eq!(Model::decode(b""), Err(Error::Truncated));
+}
+
+#[test]
+fn unsupported_version() {
+    let bytes = fixtures::tiny().encode();
+    for v in [0u16, 2, 0xFFFF] {
+        let mut b = bytes.clone();
+        b[4..6].copy_from_slice(&v.to_le_bytes());
+        assert_eq!(Model::decode(&b), Err(Error::UnsupportedVersion(v)));
+    }
+    // The version is checked before the body: a future version with any body is named as such.
+    assert_eq!(
+        Model::decode(&frame(2, b"anything")),
+        Err(Error::UnsupportedVersion(2))
+    );
+}
+
+#[test]
+fn truncated_at_several_points() {
+    let bytes = fixtures::realistic().encode();
+    let n = bytes.len();
+    for cut in [0, 1, 3, 4, 5, 9, 13, 14, 15, 100, n / 2, n - 2, n - 1] {
+        assert_eq!(
+            Model::decode(&bytes[..cut]),
+            Err(Error::Truncated),
+            "cut at {cut} of {n}"
+        );
+    }
+    // A consistent frame around a cut body: the CRC passes, postcard runs out of bytes.
+    let body = &bytes[HEADER_LEN..];
+    let cut_body = &body[..body.len() / 3];
+    assert_eq!(Model::decode(&frame(1, cut_body)), Err(Error::Truncated));
+}
+
+#[test]
+fn trailing_bytes() {
+    let bytes = fixtures::tiny().encode();
+    let mut long = bytes.clone();
+    long.push(0);
+    assert_eq!(Model::decode(&long), Err(Error::TrailingBytes));
+    // A frame whose body holds more than the model: the CRC passes, bytes are left over.
+    let mut body = bytes[HEADER_LEN..].to_vec();
+    body.extend_from_slice(&[0, 0, 0]);
+    assert_eq!(Model::decode(&frame(1, &body)), Err(Error::TrailingBytes));
+}
+
+#[test]
+fn crc_mismatch_names_both_values() {
+    let bytes = fixtures::realistic().encode();
+    let stored = CRC.checksum(&bytes[HEADER_LEN..]);
+    for pos in [HEADER_LEN, HEADER_LEN + 1000, bytes.len() - 1] {
+        for bit in [0, 7] {
+            let mut b = bytes.clone();
+            b[pos] ^= 1 << bit;
+            let computed = CRC.checksum(&b[HEADER_LEN..]);
+            assert_ne!(computed, stored);
+            assert_eq!(
+                Model::decode(&b),
+                Err(Error::CrcMismatch { stored, computed })
+            );
+        }
+    }
+    // A corrupted stored CRC is a mismatch too.
+    let mut b = bytes.clone();
+    b[12] ^= 0x10;
+    assert!(matches!(
+        Model::decode(&b),
+        Err(Error::CrcMismatch { computed, .. }) if computed == stored
+    ));
+}
+
+#[test]
+fn malformed_body() {
+    // The frame is right, the body is not postcard for a model (over-long varint).
+    assert_eq!(Model::decode(&frame(1, &[0xFF; 32])), Err(Error::Malformed));
+    // An invalid enum tag: the encoder mode sits right after h, w, n_filters, k, pad,
+    // threshold, norm_radius, steps; 7 is no mode.
+    let parts = fixtures::tiny();
+    let mut body = raw_body(&parts.model());
+    // h=4, w=4, n_filters=1, k=3, pad=1, threshold=0 (zigzag 0), norm_radius=0, steps=4, mode=0.
+    assert_eq!(&body[..9], &[4, 4, 1, 3, 1, 0, 0, 4, 0]);
+    body[8] = 7;
+    assert_eq!(Model::decode(&frame(1, &body)), Err(Error::Malformed));
+}
+
+/// Applies `edit` to a copy of the tiny model's parts and checks that both `validate` and a
+/// decode of the (unvalidated) encoding report `want`, and that `encode` refuses it.
+fn expect_invalid(edit: impl FnOnce(&mut ModelParts), want: Error) {
+    let mut parts = fixtures::tiny();
+    edit(&mut parts);
+    let m = parts.model();
+    assert_eq!(m.validate(), Err(want));
+    let mut buf = vec![0u8; 1 << 16];
+    assert_eq!(m.encode(&mut buf).map(|b| b.len()), Err(want));
+    let bytes = frame(1, &raw_body(&m));
+    assert_eq!(Model::decode(&bytes), Err(want));
+}
+
+#[test]
+fn shape_errors_found_by_validation() {
+    fixtures::tiny().model().validate().unwrap();
+    expect_invalid(
+        |p| {
+            p.layers[0].weights.pop();
+        },
+        Error::ShapeMismatch("weight bytes do not match the layer"),
+    );
+    expect_invalid(
+        |p| p.layers[0].bits = 8,
+        Error::ShapeMismatch("weight bytes do not match the layer"),
+    );
+    expect_invalid(
+        |p| p.layers[0].bits = 12,
+        Error::InvalidParam("weight width must be 8 or 16 bits"),
+    );
+    expect_invalid(
+        |p| p.layers[0].thresholds[4..8].copy_from_slice(&0i32.to_le_bytes()),
+        Error::InvalidParam("thresholds must be > 0"),
+    );
+    expect_invalid(
+        |p| p.layers[0].thresholds[..4].copy_from_slice(&(-5i32).to_le_bytes()),
+        Error::InvalidParam("thresholds must be > 0"),
+    );
+    expect_invalid(
+        |p| p.layers[0].thresholds.truncate(4),
+        Error::ShapeMismatch("threshold bytes do not match the layer"),
+    );
+    // A pool whose input is not the conv output (4×4×2): 5×5.
+    expect_invalid(
+        |p| {
+            p.arch[0].pool = Some(PoolGeom {
+                input: Shape::new(2, 5, 5),
+                k: 2,
+                stride: 2,
+                pad: 0,
+            });
+        },
+        Error::ShapeMismatch("pool input differs from conv output"),
+    );
+    // Adding a valid pool changes the feature shape: the readout no longer fits.
+    expect_invalid(
+        |p| p.arch[0].pool = Some(PoolGeom::new(Shape::new(2, 4, 4), 2, 2, 0).unwrap()),
+        Error::ShapeMismatch("readout features differ from the last layer"),
+    );
+    // A layer reading a different shape than the encoder produces.
+    expect_invalid(
+        |p| p.arch[0].conv.input.h = 5,
+        Error::ShapeMismatch("layer input differs from previous output"),
+    );
+    expect_invalid(
+        |p| {
+            p.filters.pop();
+        },
+        Error::ShapeMismatch("filter bytes do not match the encoder"),
+    );
+    expect_invalid(
+        |p| p.encoder.steps = 0,
+        Error::InvalidParam("encoder: steps must be in 1..=254"),
+    );
+    expect_invalid(
+        |p| {
+            p.arch.clear();
+            p.layers.clear();
+        },
+        Error::InvalidParam("model has no layers"),
+    );
+    expect_invalid(
+        |p| {
+            p.layers.pop();
+        },
+        Error::ShapeMismatch("layer blobs do not match the architecture"),
+    );
+    expect_invalid(
+        |p| {
+            if let Some(r) = p.readout.as_mut() {
+                r.bias.truncate(4);
+            }
+        },
+        Error::ShapeMismatch("readout bytes do not match its shape"),
+    );
+    expect_invalid(
+        |p| {
+            if let Some(r) = p.readout.as_mut() {
+                r.n_classes = 0;
+                r.bias.clear();
+                r.weights.clear();
+            }
+        },
+        Error::InvalidParam("readout has no classes"),
+    );
+}
+
+#[test]
+fn tiny_model_runs_inference() {
+    let parts = fixtures::tiny();
+    let bytes = parts.encode();
+    let m = Model::decode(&bytes).unwrap();
+    let mut filt = vec![0i32; m.encoder.n_kernel()];
+    filters(&m, &mut filt).unwrap();
+    let mut th = vec![0i32; m.arch[0].conv.out_c as usize];
+    thresholds(&m, 0, &mut th).unwrap();
+    assert_eq!(th, [40_000, 70_000]);
+    let n = m.encoder.n_out();
+    let plane = m.encoder.h as usize * m.encoder.w as usize;
+    let (mut resp, mut rows, mut keys) = (vec![0; n], vec![0; plane], vec![0; n]);
+    let (mut a, mut b) = (vec![0; max_map(&m)], vec![0; max_map(&m)]);
+    let mut v_row = vec![0; max_row(&m.arch)];
+    let mut s = InferScratch {
+        enc: EncodeScratch {
+            resp: &mut resp,
+            rows: &mut rows,
+            keys: &mut keys,
+        },
+        a: &mut a,
+        b: &mut b,
+        v_row: &mut v_row,
+    };
+    let views: Vec<_> = m.layers.iter().map(|l| l.view()).collect();
+    let mut feat = vec![0u32; words(m.feature_shape().len())];
+    // A black image has no responses: no features, and the readout answers by its bias.
+    let active = features(&m, &filt, &views, &[&th[..]], &[0; 16], &mut s, &mut feat).unwrap();
+    assert_eq!(active, 0);
+    let r = m.readout.unwrap();
+    let mut scores = [0i32; 2];
+    r.scores(&feat, &mut scores).unwrap();
+    assert_eq!(scores, [1, -1]);
+    // A bright spot makes the centre filter respond: the same image twice gives the same
+    // features.
+    let mut img = [0u8; 16];
+    img[5] = 255;
+    let mut f2 = feat.clone();
+    let n1 = features(&m, &filt, &views, &[&th[..]], &img, &mut s, &mut feat).unwrap();
+    let n2 = features(&m, &filt, &views, &[&th[..]], &img, &mut s, &mut f2).unwrap();
+    assert_eq!((n1, &feat), (n2, &f2));
+    assert!(n1 > 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fuzz seed corpus: `valid-*` files decode, `bad-*` files do not, `body-*` files are bodies
+// that decode once framed.
+
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/decode_model")
+}
+
+fn corpus() -> Vec<(String, Vec<u8>)> {
+    let tiny = fixtures::tiny().encode();
+    let mut v = vec![("valid-tiny.hebb".to_string(), tiny.clone())];
+    for seed in [1u64, 2, 3, 5, 8] {
+        let bytes = fixtures::random(seed).encode();
+        if bytes.len() <= 4096 {
+            v.push((format!("valid-random-{seed}.hebb"), bytes));
+        }
+    }
+    let mut magic = tiny.clone();
+    magic[0] = b'h';
+    let mut version = tiny.clone();
+    version[4] = 2;
+    let mut crc = tiny.clone();
+    crc[HEADER_LEN + 3] ^= 0x04;
+    let mut trailing = tiny.clone();
+    trailing.push(0xAA);
+    let mut threshold = fixtures::tiny();
+    threshold.layers[0].thresholds[..4].copy_from_slice(&0i32.to_le_bytes());
+    let bad = [
+        ("bad-magic.hebb", magic),
+        ("bad-version.hebb", version),
+        ("bad-crc.hebb", crc),
+        ("bad-trailing.hebb", trailing),
+        ("bad-truncated.hebb", tiny[..tiny.len() / 2].to_vec()),
+        ("bad-header-only.hebb", tiny[..HEADER_LEN].to_vec()),
+        ("bad-body.hebb", frame(1, &[0xFF; 16])),
+        (
+            "bad-threshold.hebb",
+            frame(1, &raw_body(&threshold.model())),
+        ),
+    ];
+    v.extend(bad.into_iter().map(|(n, b)| (n.to_string(), b)));
+    // Bare bodies: the fuzz target also decodes every input framed with a correct header.
+    v.push(("body-tiny.bin".into(), tiny[HEADER_LEN..].to_vec()));
+    let r3 = fixtures::random(3).encode();
+    v.push(("body-random-3.bin".into(), r3[HEADER_LEN..].to_vec()));
+    v
+}
+
+/// Writes the seed corpus (run with `--ignored` after a format change, then commit the files).
+#[test]
+#[ignore = "writes fuzz/corpus/decode_model"]
+fn write_fuzz_corpus() {
+    let dir = corpus_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, bytes) in corpus() {
+        std::fs::write(dir.join(&name), bytes).unwrap();
+    }
+}
+
+#[test]
+fn fuzz_corpus_is_current() {
+    let dir = corpus_dir();
+    if !dir.exists() {
+        return;
+    }
+    for (name, bytes) in corpus() {
+        let on_disk = std::fs::read(dir.join(&name))
+            .unwrap_or_else(|e| panic!("{name}: {e} (run write_fuzz_corpus --ignored)"));
+        assert_eq!(
+            on_disk, bytes,
+            "{name} is stale (run write_fuzz_corpus --ignored)"
+        );
+        let r = Model::decode(&on_disk);
+        if name.starts_with("valid-") {
+            assert!(r.is_ok(), "{name}: {r:?}");
+        } else if name.starts_with("body-") {
+            assert!(r.is_err());
+            let framed = frame(1, &on_disk);
+            let r = Model::decode(&framed);
+            assert!(r.is_ok(), "{name} framed: {r:?}");
+        } else {
+            assert!(r.is_err(), "{name} decodes");
+        }
+    }
+}
