@@ -3,12 +3,12 @@
 //! regenerates the committed set:
 //!
 //! ```text
-//! cargo test -p hebb-tests --release --test firmware_fixture -- --ignored
 //! HEBB_FW_MODEL=runs/<name>/model.hebb cargo test -p hebb-tests --release --test firmware_fixture -- --ignored
 //! ```
-//! Without `HEBB_FW_MODEL` the model is the `kheradpisheh2018` architecture with its random
-//! start weights (seed 42) and a naive-Bayes readout fitted to 2,000 embedded training digits,
-//! a stand-in until a trained model is exported.
+//! (the committed model came from `hebb train --paper kheradpisheh2018 --device cpu`).
+//! Without `HEBB_FW_MODEL` the model is a stand-in that needs no training: the
+//! `kheradpisheh2018` architecture with its random start weights (seed 42) and a naive-Bayes
+//! readout fitted to 2,000 embedded training digits.
 
 use hebb::backend::Backend;
 use hebb::backend::cpu::CpuBackend;
