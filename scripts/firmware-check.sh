@@ -35,7 +35,9 @@ for a in "$@"; do
 done
 
 target=thumbv7em-none-eabihf
-elf_dir="$root/target/$target/firmware"
+# Honours CARGO_TARGET_DIR and build.target-dir.
+target_dir=$(cargo metadata --format-version 1 --no-deps | grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)
+elf_dir="${target_dir:-$root/target}/$target/firmware"
 logs=${KEEP:-$(mktemp -d)}
 mkdir -p "$logs"
 fail=0
