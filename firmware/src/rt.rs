@@ -185,15 +185,3 @@ pub fn memory() -> Memory {
         stack_size: (hi - lo) as u32,
     }
 }
-
-/// Logs the memory report in the format the check script reads.
-pub fn report_memory() {
-    let m = memory();
-    defmt::info!(
-        "memory: static {=u32} B, stack high-water {=u32} B of {=u32} B, total {=u32} B",
-        m.static_ram,
-        m.stack_high_water,
-        m.stack_size,
-        m.static_ram + m.stack_high_water
-    );
-}
