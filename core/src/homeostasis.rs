@@ -338,7 +338,7 @@ pub fn recover(
     if out_c == 0 || map >= out_c {
         return Err(Error::InvalidParam("recovery map outside the layer"));
     }
-    if weights.len() % out_c != 0 {
+    if !weights.len().is_multiple_of(out_c) {
         return Err(Error::ShapeMismatch(
             "weights are not a multiple of the maps",
         ));

@@ -684,7 +684,7 @@ fn dead_maps_and_recovery() {
     let mut rng = Rng::new(7);
     recover(&mut w, 3, 0, &mut rng, 0.1).unwrap();
     for (i, &x) in w.iter().enumerate() {
-        if i % 3 != 0 {
+        if !i.is_multiple_of(3) {
             assert_eq!(x, 32768, "weight {i} of another map changed");
         }
     }

@@ -99,10 +99,21 @@ fn layer_case(
     neuron: impl Strategy<Value = NeuronParams> + Clone,
 ) -> impl Strategy<Value = LayerCase> {
     (geometry(), 1u8..=6).prop_flat_map(move |(g, steps)| {
+        // Coarse weights and thresholds (multiples of 1/4) make equal potentials common, so
+        // the tie-breaks are exercised; fine ones cover the whole range.
+        let n = g.n_weights();
+        let weights = prop_oneof![
+            vec(weight(), n),
+            vec(prop::sample::select(vec![0u16, 16384, 32768, 49152]), n),
+        ];
+        let thetas = prop_oneof![
+            vec(1..(3 << 16), g.out_c as usize),
+            vec((1..12i32).prop_map(|q| q << 14), g.out_c as usize),
+        ];
         (
             Just(g),
-            vec(weight(), g.n_weights()),
-            vec(1..(3 << 16), g.out_c as usize),
+            weights,
+            thetas,
             neuron.clone(),
             Just(steps),
             times(g.input.len(), steps),
