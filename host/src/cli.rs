@@ -106,6 +106,10 @@ pub struct EvalArgs {
     /// accuracy (model selection; the model file is not changed).
     #[arg(long, value_delimiter = ',')]
     pub refit_c: Vec<f64>,
+    /// With --refit-c: also train on copies of the training images shifted by up to this many
+    /// pixels.
+    #[arg(long, default_value_t = 0)]
+    pub refit_shift: u8,
     #[command(flatten)]
     /// Device.
     pub dev: DeviceArgs,
@@ -344,13 +348,25 @@ fn cmd_eval(a: &EvalArgs) -> Result<i32> {
         let ft = be.features(&net, &split.train.images)?;
         let (acc, _) = crate::readout::evaluate(r, &ft, &split.train.labels);
         println!("train accuracy: {:.2} %", 100.0 * acc);
+        let (ai, al) = crate::readout::augment(
+            &split.train.images,
+            &split.train.labels,
+            split.train.rows,
+            split.train.cols,
+            a.refit_shift,
+        );
+        let ft = if a.refit_shift > 0 {
+            be.features(&net, &ai)?
+        } else {
+            ft
+        };
         let x = crate::readout::Sparse::from_features(&ft);
         for &c in &a.refit_c {
             if !(c.is_finite() && c > 0.0) {
                 bail!("--refit-c values must be > 0, got {c}");
             }
-            let r2 = crate::readout::train(&x, &split.train.labels, r.n_classes, c, 40, 42);
-            let (tr, _) = crate::readout::evaluate(&r2, &ft, &split.train.labels);
+            let r2 = crate::readout::train(&x, &al, r.n_classes, c, 40, 42);
+            let (tr, _) = crate::readout::evaluate(&r2, &ft, &al);
             let (te, _) = crate::readout::evaluate(&r2, &f, &split.test.labels);
             println!(
                 "refit C = {c}: train {:.2} %, test {:.2} %",
@@ -443,8 +459,14 @@ fn cmd_export(a: &ExportArgs) -> Result<i32> {
 }
 
 fn export_firmware(model: &[u8], dir: &Path, data: &str) -> Result<()> {
-    let _ = (model, dir, data);
-    bail!("firmware export is not available in this build")
+    let split = parse_data(data)
+        .load()
+        .with_context(|| format!("loading `{data}` for the firmware's test samples"))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let s = crate::firmware::write_fixtures(model, &split.test, dir, 64, 8)?;
+    println!("firmware fixtures written to {}: {s:?}", dir.display());
+    println!("build and run them with scripts/firmware-check.sh");
+    Ok(())
 }
 
 fn cmd_inspect(a: &InspectArgs) -> Result<i32> {

@@ -232,6 +232,10 @@ pub struct ReadoutConfig {
     pub c: f64,
     /// Passes of dual coordinate descent.
     pub epochs: u16,
+    /// Also fit the readout on copies of the training images shifted by up to this many pixels
+    /// in the four directions (the spiking layers never see them).
+    #[serde(default)]
+    pub shift_augment: u8,
 }
 
 /// A complete, resolved training configuration.
@@ -245,6 +249,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Number of classes the readout separates.
     pub n_classes: u16,
+    /// Shuffle the training samples every epoch (SpykeTorch's MNIST script keeps file order).
+    #[serde(default = "yes")]
+    pub shuffle: bool,
     /// Input rows and columns.
     pub input: [u16; 2],
     /// Encoder.
@@ -265,6 +272,7 @@ fn preset_toml(name: &str) -> Option<&'static str> {
 preset = "kheradpisheh2018"
 seed = 42
 n_classes = 10
+shuffle = false
 input = [28, 28]
 [encoder]
 filters = "dog"
@@ -299,6 +307,7 @@ epochs = 20
 [readout]
 c = 2.4
 epochs = 40
+shift_augment = 1
 "#
         }
         // Kirkland et al. 2023 (IGARSS) encoder settings as SpikeSEG's authors trained them,
@@ -626,6 +635,9 @@ impl TrainConfig {
         }
         if !(self.readout.c.is_finite() && self.readout.c > 0.0) {
             return bad("readout.c".into(), "must be > 0");
+        }
+        if self.readout.shift_augment > 4 {
+            return bad("readout.shift_augment".into(), "must be <= 4");
         }
         if self.readout.epochs == 0 {
             return bad("readout.epochs".into(), "must be >= 1");

@@ -195,3 +195,40 @@ pub fn evaluate(r: &Readout, f: &FeatureSet, labels: &[u8]) -> (f64, Vec<Vec<u32
         conf,
     )
 }
+
+/// Training images for the readout: the originals followed by copies shifted by `1..=shift`
+/// pixels up, down, left and right (zero fill). Returns the images and their labels.
+pub fn augment(
+    images: &[u8],
+    labels: &[u8],
+    rows: usize,
+    cols: usize,
+    shift: u8,
+) -> (Vec<u8>, Vec<u8>) {
+    let plane = rows * cols;
+    let mut out = images.to_vec();
+    let mut lab = labels.to_vec();
+    for d in 1..=shift as isize {
+        for (dy, dx) in [(-d, 0), (d, 0), (0, -d), (0, d)] {
+            for (i, img) in images.chunks_exact(plane).enumerate() {
+                let mut o = vec![0u8; plane];
+                for y in 0..rows as isize {
+                    let sy = y - dy;
+                    if sy < 0 || sy >= rows as isize {
+                        continue;
+                    }
+                    for x in 0..cols as isize {
+                        let sx = x - dx;
+                        if sx >= 0 && sx < cols as isize {
+                            o[(y * cols as isize + x) as usize] =
+                                img[(sy * cols as isize + sx) as usize];
+                        }
+                    }
+                }
+                out.extend_from_slice(&o);
+                lab.push(labels[i]);
+            }
+        }
+    }
+    (out, lab)
+}

@@ -380,7 +380,11 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
         let mut layer_samples = 0u64;
         let mut stop_reason = String::from("epoch budget");
         while st.epoch < lc.epochs {
-            let order = epoch_order(n, cfg.seed, l, st.epoch);
+            let order = if cfg.shuffle {
+                epoch_order(n, cfg.seed, l, st.epoch)
+            } else {
+                (0..n as u32).collect()
+            };
             let pb = bar(
                 opts.progress,
                 n as u64,
@@ -599,7 +603,26 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
     let f_test = be.features(&net, &split.test.images)?;
     pb.finish_and_clear();
     let feat_secs = t_f.elapsed().as_secs_f64();
-    let x = crate::readout::Sparse::from_features(&f_train);
+    let (aug_labels, f_fit) = if cfg.readout.shift_augment > 0 {
+        let (imgs, labels) = crate::readout::augment(
+            &split.train.images,
+            &split.train.labels,
+            split.train.rows,
+            split.train.cols,
+            cfg.readout.shift_augment,
+        );
+        let extra = be.features(&net, &imgs[split.train.images.len()..])?;
+        let mut f = f_train.clone();
+        f.bits.extend_from_slice(&extra.bits);
+        log.info(&format!(
+            "readout fitted on {} images (originals and shifted copies)",
+            f.len()
+        ));
+        (labels, f)
+    } else {
+        (split.train.labels.clone(), f_train.clone())
+    };
+    let x = crate::readout::Sparse::from_features(&f_fit);
     log.info(&format!(
         "features: {} per sample, {:.1} % active, extracted at {:.0} samples/s",
         f_train.n_features,
@@ -608,7 +631,7 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
     ));
     let r = crate::readout::train(
         &x,
-        &split.train.labels,
+        &aug_labels,
         cfg.n_classes as usize,
         cfg.readout.c,
         cfg.readout.epochs,
