@@ -51,7 +51,7 @@ impl EncoderParams {
         if self.h == 0 || self.w == 0 || self.n_filters == 0 {
             return Err(Error::InvalidParam("encoder: empty image or no filters"));
         }
-        if self.k == 0 || self.k % 2 == 0 {
+        if self.k == 0 || self.k.is_multiple_of(2) {
             return Err(Error::InvalidParam("encoder: filter size must be odd"));
         }
         if self.pad != self.k / 2 {

@@ -17,7 +17,7 @@ pub enum DogNorm {
 /// Writes a `k × k` DoG kernel (row-major, real values) into `out`. `(σ1, σ2) = (1, 2)` gives an
 /// ON-centre filter, `(2, 1)` OFF-centre.
 pub fn dog(k: usize, sigma1: f64, sigma2: f64, norm: DogNorm, out: &mut [f64]) -> Result<()> {
-    if k == 0 || k % 2 == 0 {
+    if k == 0 || k.is_multiple_of(2) {
         return Err(Error::InvalidParam("DoG size must be odd"));
     }
     if !(sigma1 > 0.0 && sigma2 > 0.0) || sigma1 == sigma2 {
@@ -83,7 +83,7 @@ pub struct Gabor {
 /// Writes a `k × k` Gabor kernel, made zero-mean and L1-normalised (sum of |w| = 1) so that
 /// every orientation has the same gain.
 pub fn gabor(k: usize, p: Gabor, out: &mut [f64]) -> Result<()> {
-    if k == 0 || k % 2 == 0 {
+    if k == 0 || k.is_multiple_of(2) {
         return Err(Error::InvalidParam("Gabor size must be odd"));
     }
     if !(p.sigma > 0.0 && p.lambda > 0.0 && p.gamma > 0.0) {

@@ -223,6 +223,8 @@ pub fn simulate<W: WeightRow + ?Sized>(
             let blocked = pointwise && s.pos_first[pos] < t;
             let mut best: Option<(i32, usize)> = None;
             let mut any_first = false;
+            // `mi` indexes three buffers with different layouts (potentials, thresholds, times).
+            #[allow(clippy::needless_range_loop)]
             for mi in 0..m {
                 let vi = &mut s.v[pos * m + mi];
                 if !time_free && *vi < 0 {

@@ -129,7 +129,7 @@ pub fn le_i32(b: &[u8], i: usize) -> i32 {
 
 /// Decodes a little-endian `i32` slice into `out`; returns the count.
 pub fn read_i32s(b: &[u8], out: &mut [i32]) -> Result<usize> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(Error::Malformed);
     }
     let n = b.len() / 4;

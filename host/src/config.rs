@@ -483,7 +483,7 @@ impl TrainConfig {
             return bad("input".into(), "rows and columns must be in 1..=1024");
         }
         let e = &self.encoder;
-        if e.kernel == 0 || e.kernel % 2 == 0 || e.kernel > 31 {
+        if e.kernel == 0 || e.kernel.is_multiple_of(2) || e.kernel > 31 {
             return bad("encoder.kernel".into(), "must be odd and <= 31");
         }
         match e.filters {
@@ -600,10 +600,10 @@ impl TrainConfig {
                     "must be in (0, 1) when double_every is set",
                 );
             }
-            if let Some(p) = l.pool {
-                if p.kernel == 0 || p.stride == 0 || p.pad >= p.kernel {
-                    return bad(k("pool"), "kernel, stride >= 1 and pad < kernel");
-                }
+            if let Some(p) = l.pool
+                && (p.kernel == 0 || p.stride == 0 || p.pad >= p.kernel)
+            {
+                return bad(k("pool"), "kernel, stride >= 1 and pad < kernel");
             }
             if l.epochs == 0 {
                 return bad(k("epochs"), "must be >= 1");

@@ -94,7 +94,7 @@ impl LrState {
     #[inline]
     pub fn tick(&mut self, t: &LayerTrain) {
         self.samples += 1;
-        if t.double_every > 0 && self.samples % u64::from(t.double_every) == 0 {
+        if t.double_every > 0 && self.samples.is_multiple_of(u64::from(t.double_every)) {
             self.current = self.current.doubled(&t.stdp, t.a_plus_cap);
         }
     }
@@ -139,6 +139,7 @@ pub trait Backend {
     /// Trains one layer on the samples `order` (indices into `job.inputs`), one after another,
     /// exactly as the core's `simulate` (with early stop) + `stdp_update` do. `wins` counts the
     /// winners per map.
+    #[allow(clippy::too_many_arguments)]
     fn train(
         &mut self,
         job: &TrainJob<'_>,
