@@ -223,37 +223,44 @@ pub fn simulate<W: WeightRow + ?Sized>(
             let blocked = pointwise && s.pos_first[pos] < t;
             let mut best: Option<(i32, usize)> = None;
             let mut any_first = false;
-            // `mi` indexes three buffers with different layouts (potentials, thresholds, times).
-            #[allow(clippy::needless_range_loop)]
-            for mi in 0..m {
-                let vi = &mut s.v[pos * m + mi];
-                if !time_free && *vi < 0 {
-                    *vi = 0;
+            let row = &mut s.v[pos * m..pos * m + m];
+            if !time_free {
+                row.iter_mut().for_each(|x| *x = (*x).max(0));
+            }
+            // Threshold test 32 maps at a time into a bit mask (vectorises); then visit only the
+            // neurons at or above threshold, in ascending map order.
+            for blk in 0..m.div_ceil(32) {
+                let lo = blk * 32;
+                let hi = (lo + 32).min(m);
+                let mut mask = 0u32;
+                for (i, (&v, &th)) in row[lo..hi].iter().zip(&theta[lo..hi]).enumerate() {
+                    mask |= u32::from(v >= th) << i;
                 }
-                if *vi < theta[mi] {
-                    continue;
-                }
-                let ti = mi * plane + pos;
-                let first = s.t_first[ti] == NEVER;
-                if !first && neuron.fire_once {
-                    continue;
-                }
-                let pre = *vi;
-                *vi = 0;
-                if !first {
-                    continue;
-                }
-                s.t_first[ti] = t;
-                res.spikes += 1;
-                any_first = true;
-                if wta.is_some() {
-                    if pointwise {
-                        if !blocked && best.is_none_or(|(bv, _)| pre > bv) {
-                            best = Some((pre, mi));
+                while mask != 0 {
+                    let mi = lo + mask.trailing_zeros() as usize;
+                    mask &= mask - 1;
+                    let ti = mi * plane + pos;
+                    let first = s.t_first[ti] == NEVER;
+                    if !first && neuron.fire_once {
+                        continue;
+                    }
+                    let pre = row[mi];
+                    row[mi] = 0;
+                    if !first {
+                        continue;
+                    }
+                    s.t_first[ti] = t;
+                    res.spikes += 1;
+                    any_first = true;
+                    if wta.is_some() {
+                        if pointwise {
+                            if !blocked && best.is_none_or(|(bv, _)| pre > bv) {
+                                best = Some((pre, mi));
+                            }
+                        } else {
+                            s.cand[nc] = pack(pre, (mi * plane + pos) as u32);
+                            nc += 1;
                         }
-                    } else {
-                        s.cand[nc] = pack(pre, (mi * plane + pos) as u32);
-                        nc += 1;
                     }
                 }
             }
@@ -440,24 +447,33 @@ pub fn forward_final<W: WeightRow + ?Sized>(
                 }
             }
         }
+        // Pool cells reached by this conv row, computed once per row (not per neuron).
+        let (py0, py1, pp) = match pool {
+            Some(p) => {
+                let (a, b) = reach(oy + p.pad as usize, p.k as usize, p.stride as usize, o.h as usize);
+                (a, b, Some(p))
+            }
+            None => (oy, oy + 1, None),
+        };
+        let (oh_o, ow_o) = (o.h as usize, o.w as usize);
         for ox in 0..ow {
-            for mi in 0..m {
-                if v_row[ox * m + mi] < theta[mi] {
-                    continue;
+            let (px0, px1) = match pp {
+                Some(p) => reach(ox + p.pad as usize, p.k as usize, p.stride as usize, ow_o),
+                None => (ox, ox + 1),
+            };
+            let vr = &v_row[ox * m..ox * m + m];
+            // Compare 32 maps at a time into a bit mask (vectorises), then visit the spikes only.
+            for (blk, (vc, tc)) in vr.chunks(32).zip(theta[..m].chunks(32)).enumerate() {
+                let mut mask = 0u32;
+                for (i, (&v, &th)) in vc.iter().zip(tc).enumerate() {
+                    mask |= u32::from(v >= th) << i;
                 }
-                match pool {
-                    None => out[(mi * oh + oy) * ow + ox] = 0,
-                    Some(p) => {
-                        let po = p.output();
-                        let (ph, pw) = (po.h as usize, po.w as usize);
-                        let (pk, ps, pp) = (p.k as usize, p.stride as usize, p.pad as usize);
-                        let (y0, y1) = reach(oy + pp, pk, ps, ph);
-                        let (x0, x1) = reach(ox + pp, pk, ps, pw);
-                        for py in y0..y1 {
-                            for px in x0..x1 {
-                                out[(mi * ph + py) * pw + px] = 0;
-                            }
-                        }
+                while mask != 0 {
+                    let mi = blk * 32 + mask.trailing_zeros() as usize;
+                    mask &= mask - 1;
+                    let base = mi * oh_o * ow_o;
+                    for py in py0..py1 {
+                        out[base + py * ow_o + px0..base + py * ow_o + px1].fill(0);
                     }
                 }
             }
