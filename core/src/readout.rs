@@ -27,12 +27,22 @@ impl ReadoutBlob<'_> {
         for (c, s) in scores[..nc].iter_mut().enumerate() {
             *s = le_i32(self.bias, c);
         }
+        let scores = &mut scores[..nc];
         for f in crate::spikes::ones(&features[..crate::spikes::words(nf)]) {
             if f >= nf {
                 return Err(Error::InvalidParam("feature bit beyond the readout"));
             }
-            for (c, s) in scores[..nc].iter_mut().enumerate() {
-                *s = s.wrapping_add(self.weight(f, c));
+            // One contiguous row of `nc` weights per active feature.
+            if self.bits == 8 {
+                let row = &self.weights[f * nc..(f + 1) * nc];
+                for (s, &b) in scores.iter_mut().zip(row) {
+                    *s = s.wrapping_add(i32::from(b as i8));
+                }
+            } else {
+                let row = &self.weights[2 * f * nc..2 * (f + 1) * nc];
+                for (s, b) in scores.iter_mut().zip(row.chunks_exact(2)) {
+                    *s = s.wrapping_add(i32::from(i16::from_le_bytes([b[0], b[1]])));
+                }
             }
         }
         Ok(())
