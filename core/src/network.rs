@@ -74,13 +74,15 @@ pub fn features<W: WeightRow>(
         )?;
         core::mem::swap(&mut src, &mut dst);
     }
-    out[..words(nf)].fill(0);
+    // Branch-free packing: 32 spike times into one word.
     let mut n = 0;
-    for (i, &t) in src[..nf].iter().enumerate() {
-        if t != NEVER {
-            out[i / 32] |= 1 << (i % 32);
-            n += 1;
+    for (o, cells) in out[..words(nf)].iter_mut().zip(src[..nf].chunks(32)) {
+        let mut word = 0u32;
+        for (i, &t) in cells.iter().enumerate() {
+            word |= u32::from(t != NEVER) << i;
         }
+        *o = word;
+        n += word.count_ones() as usize;
     }
     Ok(n)
 }
