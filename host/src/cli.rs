@@ -438,6 +438,16 @@ fn cmd_export(a: &ExportArgs) -> Result<i32> {
         test_accuracy: m.provenance.test_accuracy,
     };
     let out_bytes = net.to_bytes(&prov, &[], a.bits)?;
+    // The firmware's test samples load before anything is written, so bad data writes nothing.
+    let firmware = match &a.firmware {
+        Some(dir) => {
+            let split = parse_data(&a.data)
+                .load()
+                .with_context(|| format!("loading `{}` for the firmware's test samples", a.data))?;
+            Some((dir, split))
+        }
+        None => None,
+    };
     let out = a.output.clone().unwrap_or_else(|| {
         src.with_file_name(format!(
             "model-export{}.hebb",
@@ -452,16 +462,13 @@ fn cmd_export(a: &ExportArgs) -> Result<i32> {
         out_bytes.len(),
         a.bits
     );
-    if let Some(dir) = &a.firmware {
-        export_firmware(&out_bytes, dir, &a.data)?;
+    if let Some((dir, split)) = &firmware {
+        export_firmware(&out_bytes, dir, split)?;
     }
     Ok(0)
 }
 
-fn export_firmware(model: &[u8], dir: &Path, data: &str) -> Result<()> {
-    let split = parse_data(data)
-        .load()
-        .with_context(|| format!("loading `{data}` for the firmware's test samples"))?;
+fn export_firmware(model: &[u8], dir: &Path, split: &crate::data::Split) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let s = crate::firmware::write_fixtures(model, &split.test, dir, 64, 8)?;
     println!("firmware fixtures written to {}: {s:?}", dir.display());

@@ -475,6 +475,10 @@ impl TrainConfig {
                 reason: reason.into(),
             })
         };
+        if self.seed > i64::MAX as u64 {
+            // TOML integers are i64: a larger seed would write an unreadable config.toml.
+            return bad("seed".into(), "must be <= 9223372036854775807");
+        }
         if self.n_classes < 2 {
             return bad("n_classes".into(), "must be >= 2");
         }
@@ -522,6 +526,14 @@ impl TrainConfig {
                 }
             }
         }
+        // The family not in use is not checked above; it must still print as TOML that reads
+        // back to the same value (NaN never compares equal).
+        if e.dog.iter().flatten().any(|v| !v.is_finite()) {
+            return bad("encoder.dog".into(), "must be finite");
+        }
+        if e.gabor.iter().any(|v| !v.is_finite()) {
+            return bad("encoder.gabor".into(), "must be finite");
+        }
         if !(e.threshold.is_finite() && e.threshold >= 0.0) {
             return bad("encoder.threshold".into(), "must be >= 0");
         }
@@ -562,6 +574,9 @@ impl TrainConfig {
             if !(l.threshold.is_finite() && l.threshold > 0.0) {
                 return bad(k("threshold"), "must be > 0");
             }
+            if !l.leak.is_finite() {
+                return bad(k("leak"), "must be finite");
+            }
             match l.neuron.as_str() {
                 "if" => {}
                 "lif-sub" if l.leak.is_finite() && l.leak >= 0.0 => {}
@@ -591,6 +606,9 @@ impl TrainConfig {
             }
             if !(s.init_std.is_finite() && s.init_std >= 0.0) {
                 return bad(k("stdp.init_std"), "must be >= 0");
+            }
+            if !s.a_plus_cap.is_finite() {
+                return bad(k("stdp.a_plus_cap"), "must be finite");
             }
             if s.double_every > 0
                 && !(s.a_plus_cap.is_finite() && s.a_plus_cap > 0.0 && s.a_plus_cap < 1.0)

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// Set by Ctrl-C (or `--stop-after-samples`): the trainer saves a checkpoint and stops.
+/// Set by Ctrl-C: the trainer saves a checkpoint and stops (`--stop-after-samples` acts
+/// the same way for its own run without setting this).
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Samples between interruption checks and progress updates.
@@ -286,22 +287,7 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
             (net, st, cfg)
         }
     };
-    for d in ["checkpoints", "logs", "plots"] {
-        std::fs::create_dir_all(run.join(d))
-            .with_context(|| format!("creating {}", run.join(d).display()))?;
-    }
-    log.to_file(&run.join("logs/train.log"))
-        .context("opening logs/train.log")?;
-    write_atomic(&run.join("config.toml"), st.config.as_bytes()).context("writing config.toml")?;
-    let mut tb = if opts.tensorboard {
-        std::fs::create_dir_all(run.join("events"))?;
-        Some(
-            crate::tensorboard::EventWriter::create(&run.join("events"))
-                .context("creating TensorBoard events")?,
-        )
-    } else {
-        None
-    };
+    // Data first: a data set that does not load or fit fails before the run folder is touched.
     let data: DataSource = st.data.parse().unwrap_or(DataSource::EmbeddedMnist);
     let split: Split = data
         .load()
@@ -327,6 +313,22 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
             cfg.n_classes
         );
     }
+    for d in ["checkpoints", "logs", "plots"] {
+        std::fs::create_dir_all(run.join(d))
+            .with_context(|| format!("creating {}", run.join(d).display()))?;
+    }
+    log.to_file(&run.join("logs/train.log"))
+        .context("opening logs/train.log")?;
+    write_atomic(&run.join("config.toml"), st.config.as_bytes()).context("writing config.toml")?;
+    let mut tb = if opts.tensorboard {
+        std::fs::create_dir_all(run.join("events"))?;
+        Some(
+            crate::tensorboard::EventWriter::create(&run.join("events"))
+                .context("creating TensorBoard events")?,
+        )
+    } else {
+        None
+    };
     log.info(&format!(
         "data `{data}`: {} train / {} test images, back end: {}",
         split.train.len(),
@@ -428,10 +430,10 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
                     layer_samples += (b - a) as u64;
                     pb.set_position(st.pos);
                 }
-                if opts.stop_after.is_some_and(|lim| st.total_samples >= lim) {
-                    INTERRUPTED.store(true, Ordering::SeqCst);
-                }
-                if INTERRUPTED.load(Ordering::SeqCst) {
+                // `--stop-after-samples` stops this run only: setting the process-wide flag
+                // would also stop every later run in the same process.
+                let limit_reached = opts.stop_after.is_some_and(|lim| st.total_samples >= lim);
+                if limit_reached || INTERRUPTED.load(Ordering::SeqCst) {
                     pb.abandon();
                     log.set_bar(None);
                     let p = run.join("checkpoints/checkpoint_latest.hebb");

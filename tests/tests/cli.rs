@@ -1,0 +1,1001 @@
+//! The `hebb` command line end to end: every bad input (corrupt IDX folders, corrupt
+//! checkpoints and models, invalid configs and flags, a missing GPU) fails with a non-zero exit
+//! code and a message that names the problem, and leaves every existing file as it was; the
+//! good paths (inspect, predict, eval, export) work on a tiny trained model; presets resolve
+//! to the same config through every entry point.
+//!
+//! Exit codes and messages are checked on the real binary (built once per test process with
+//! the test's profile) and, where the command gets that far without a GPU, in-process through
+//! `hebb::cli::run` too.
+
+use clap::Parser;
+use hebb::backend::{self, DeviceChoice};
+use hebb::cli::{Cli, run};
+use hebb::config::{PRESETS, TrainConfig};
+use hebb::data::DataSource;
+use hebb::data::idx::{encode_images, encode_labels};
+use hebb_core::model::{HEADER_LEN, Model};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// A small network on top of the kheradpisheh2018 preset: one epoch per layer, few maps.
+const TINY_TOML: &str = r#"
+preset = "kheradpisheh2018"
+[[layers]]
+maps = 4
+epochs = 1
+[[layers]]
+maps = 8
+epochs = 1
+[readout]
+epochs = 5
+shift_augment = 0
+"#;
+
+const N_TRAIN: usize = 300;
+const N_TEST: usize = 100;
+
+/// The `hebb` binary of this build profile, built once per test process (a no-op when fresh).
+fn hebb_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("path of the test executable");
+        // target/<profile dir>/deps/<test executable>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable lies in target/<profile>/deps");
+        let target_dir = profile_dir.parent().expect("target folder");
+        let bin = profile_dir.join(format!("hebb{}", std::env::consts::EXE_SUFFIX));
+        // `cargo test` builds into target/debug with the `test` profile; build the binary with
+        // the same profile so it reuses the library the tests were compiled against.
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "test",
+            Some(other) => other,
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let out = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "hebb",
+                "--bin",
+                "hebb",
+                "--profile",
+            ])
+            .arg(profile)
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(target_dir)
+            .output();
+        let why = match &out {
+            Ok(o) if o.status.success() => None,
+            Ok(o) => Some(format!(
+                "{}: {}",
+                o.status,
+                String::from_utf8_lossy(&o.stderr)
+            )),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = why {
+            assert!(bin.is_file(), "cannot build the hebb binary: {why}");
+            eprintln!(
+                "cargo build -p hebb failed ({why}); using {}",
+                bin.display()
+            );
+        }
+        bin
+    })
+}
+
+/// Runs the CLI in-process: `Err` carries the error as `main` prints it.
+fn in_process(args: &[&str]) -> Result<i32, String> {
+    let cli = Cli::try_parse_from(std::iter::once("hebb").chain(args.iter().copied()))
+        .map_err(|e| e.to_string())?;
+    run(cli).map_err(|e| format!("{e:#}"))
+}
+
+/// Every file (with its bytes) and folder under `root`.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_path_buf();
+            if p.is_dir() {
+                out.insert(rel, None);
+                walk(root, &p, out);
+            } else {
+                out.insert(rel, Some(std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn assert_unchanged(
+    before: &BTreeMap<PathBuf, Option<Vec<u8>>>,
+    after: &BTreeMap<PathBuf, Option<Vec<u8>>>,
+    what: &str,
+) {
+    let changed: Vec<_> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert!(changed.is_empty(), "{what} changed files: {changed:?}");
+}
+
+/// A temporary folder with the tiny config, a tiny IDX data set (the first images of the
+/// embedded MNIST subset) and a finished run `runs/A`.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let f = Self::untrained();
+        let code = in_process(&f.train_args("A"));
+        assert_eq!(code, Ok(0));
+        f
+    }
+
+    fn untrained() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        write_tiny_data(&data);
+        std::fs::write(dir.path().join("tiny.toml"), TINY_TOML).unwrap();
+        std::fs::create_dir(dir.path().join("runs")).unwrap();
+        Self { dir }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// An absolute path inside the fixture, as an argument.
+    fn p(&self, rel: &str) -> &'static str {
+        let s = self.root().join(rel).to_str().unwrap().to_owned();
+        Box::leak(s.into_boxed_str())
+    }
+
+    fn train_args(&self, name: &str) -> Vec<&'static str> {
+        vec![
+            "train",
+            "-c",
+            self.p("tiny.toml"),
+            "--data",
+            self.p("data"),
+            "-o",
+            self.p("runs"),
+            "-n",
+            Box::leak(name.to_owned().into_boxed_str()),
+            "--seed",
+            "42",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]
+    }
+
+    /// Runs the binary in the fixture's folder.
+    fn hebb(&self, args: &[&str]) -> Output {
+        Command::new(hebb_bin())
+            .args(args)
+            .current_dir(self.root())
+            .output()
+            .expect("running hebb")
+    }
+
+    /// Asserts that `args` fail through the binary with `needle` in the message and without
+    /// touching any file in the fixture; with `also_in_process`, the same through `cli::run`.
+    fn fails(&self, args: &[&str], needle: &str, also_in_process: bool) {
+        let before = snapshot(self.root());
+        let out = self.hebb(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && out.status.code().is_some(),
+            "hebb {args:?} exited with {:?}\nstderr:\n{stderr}",
+            out.status
+        );
+        assert!(
+            stderr.contains(needle),
+            "hebb {args:?}: `{needle}` not in stderr:\n{stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "hebb {args:?} panicked:\n{stderr}"
+        );
+        assert_unchanged(&before, &snapshot(self.root()), &format!("hebb {args:?}"));
+        if also_in_process {
+            match in_process(args) {
+                Err(e) => assert!(
+                    e.contains(needle),
+                    "in-process {args:?}: `{needle}` not in {e}"
+                ),
+                Ok(code) => panic!("in-process {args:?} returned {code}"),
+            }
+            assert_unchanged(
+                &before,
+                &snapshot(self.root()),
+                &format!("in-process {args:?}"),
+            );
+        }
+    }
+
+    /// Runs the binary and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.hebb(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "hebb {args:?} failed:\n{stderr}"
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn write(&self, rel: &str, bytes: &[u8]) -> &'static str {
+        let p = self.root().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        self.p(rel)
+    }
+
+    fn read(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.root().join(rel)).unwrap()
+    }
+}
+
+fn write_tiny_data(dir: &Path) {
+    let split = DataSource::EmbeddedMnist.load().unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    for (prefix, set, n) in [
+        ("train", &split.train, N_TRAIN),
+        ("t10k", &split.test, N_TEST),
+    ] {
+        let px = set.rows * set.cols;
+        let images = encode_images(n, set.rows, set.cols, &set.images[..n * px]).unwrap();
+        let labels = encode_labels(&set.labels[..n]).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    }
+}
+
+/// Corruptions of a model or checkpoint file and the message each must produce.
+fn corruptions(good: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let flip = |at: usize| {
+        let mut b = good.to_vec();
+        b[at] ^= 0x10;
+        b
+    };
+    let mut longer = good.to_vec();
+    longer.extend_from_slice(b"junk");
+    let mut version = good.to_vec();
+    version[4] = version[4].wrapping_add(7);
+    vec![
+        (
+            "truncated-half",
+            good[..good.len() / 2].to_vec(),
+            "truncated",
+        ),
+        (
+            "truncated-header",
+            good[..HEADER_LEN - 4].to_vec(),
+            "truncated",
+        ),
+        (
+            "truncated-last-byte",
+            good[..good.len() - 1].to_vec(),
+            "truncated",
+        ),
+        ("empty", Vec::new(), "truncated"),
+        ("flip-body", flip(good.len() - 3), "CRC mismatch"),
+        ("flip-body-start", flip(HEADER_LEN), "CRC mismatch"),
+        ("flip-crc", flip(HEADER_LEN - 1), "CRC mismatch"),
+        ("flip-magic", flip(0), "bad magic"),
+        ("trailing", longer, "trailing bytes"),
+        ("version", version, "unsupported model format version"),
+        ("text", b"HELLO, not a model".to_vec(), "bad magic"),
+    ]
+}
+
+#[test]
+fn corrupt_idx_folders_fail_without_touching_runs() {
+    let f = Fixture::new();
+    let good = f.root().join("data");
+    let bad_dir = |name: &str, edit: &dyn Fn(&Path)| -> &'static str {
+        let d = f.root().join("bad").join(name);
+        write_tiny_data(&d);
+        edit(&d);
+        f.p(&format!("bad/{name}"))
+    };
+    let edit = |file: &'static str, g: fn(&mut Vec<u8>)| {
+        move |d: &Path| {
+            let p = d.join(file);
+            let mut b = std::fs::read(&p).unwrap();
+            g(&mut b);
+            std::fs::write(&p, b).unwrap();
+        }
+    };
+    type Edit = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "magic",
+            Box::new(edit("train-images-idx3-ubyte", |b| b[3] = 0x01)),
+            "bad IDX magic",
+        ),
+        (
+            "labels-as-images",
+            Box::new(|d: &Path| {
+                std::fs::copy(
+                    d.join("t10k-labels-idx1-ubyte"),
+                    d.join("t10k-images-idx3-ubyte"),
+                )
+                .unwrap();
+            }),
+            "bad IDX magic",
+        ),
+        (
+            "truncated-images",
+            Box::new(edit("train-images-idx3-ubyte", |b| {
+                b.truncate(b.len() - 100)
+            })),
+            "truncated IDX",
+        ),
+        (
+            "truncated-header",
+            Box::new(edit("t10k-labels-idx1-ubyte", |b| b.truncate(6))),
+            "truncated IDX",
+        ),
+        (
+            "count-mismatch",
+            Box::new(|d: &Path| {
+                let p = d.join("train-labels-idx1-ubyte");
+                let b = std::fs::read(&p).unwrap();
+                let labels = &b[8..8 + N_TRAIN - 1];
+                std::fs::write(&p, encode_labels(labels).unwrap()).unwrap();
+            }),
+            "300 images but 299 labels",
+        ),
+        (
+            "trailing",
+            Box::new(edit("train-labels-idx1-ubyte", |b| b.push(0))),
+            "trailing bytes",
+        ),
+        (
+            "bad-gzip",
+            Box::new(|d: &Path| {
+                std::fs::remove_file(d.join("train-images-idx3-ubyte")).unwrap();
+                let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+                gz.extend_from_slice(b"definitely not deflate");
+                std::fs::write(d.join("train-images-idx3-ubyte.gz"), gz).unwrap();
+            }),
+            "bad gzip stream",
+        ),
+        (
+            "missing",
+            Box::new(|d: &Path| std::fs::remove_file(d.join("t10k-labels-idx1-ubyte")).unwrap()),
+            "not found",
+        ),
+    ];
+    for (name, e, needle) in &cases {
+        let dir = bad_dir(name, e);
+        let mut args = f.train_args("new");
+        args[4] = dir;
+        f.fails(&args, needle, true);
+        // The same data through eval and export --firmware.
+        let model = f.p("runs/A/model.hebb");
+        f.fails(
+            &["eval", model, "--data", dir, "--device", "cpu"],
+            needle,
+            true,
+        );
+        let fw = f.p("fw");
+        f.fails(
+            &[
+                "export",
+                model,
+                "-o",
+                f.p("x.hebb"),
+                "--firmware",
+                fw,
+                "--data",
+                dir,
+            ],
+            needle,
+            false,
+        );
+    }
+    // A data set that parses but does not fit the config: other image size, more classes.
+    let small = f.root().join("bad/small");
+    std::fs::create_dir_all(&small).unwrap();
+    for prefix in ["train", "t10k"] {
+        let images = encode_images(20, 20, 20, &[7; 20 * 20 * 20]).unwrap();
+        std::fs::write(small.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+        let labels = encode_labels(&[1; 20]).unwrap();
+        std::fs::write(small.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    }
+    let mut args = f.train_args("new");
+    args[4] = f.p("bad/small");
+    f.fails(&args, "20×20 images but the config expects 28×28", true);
+    let mut args = f.train_args("new");
+    args.extend(["--n-classes", "5"]);
+    f.fails(&args, "but n_classes is 5", true);
+    assert!(good.is_dir());
+}
+
+#[test]
+fn corrupt_checkpoints_fail_resume_without_touching_the_run() {
+    let f = Fixture::new();
+    // An interrupted run B, resumable from its latest checkpoint.
+    let mut args = f.train_args("B");
+    args.extend(["--stop-after-samples", "450"]);
+    assert_eq!(in_process(&args), Ok(130));
+    let good = f.read("runs/B/checkpoints/checkpoint_latest.hebb");
+    for (name, bytes, needle) in corruptions(&good) {
+        let ck = f.write(&format!("runs/B/checkpoints/{name}.hebb"), &bytes);
+        let args = [
+            "train",
+            "--resume",
+            ck,
+            "-o",
+            f.p("runs"),
+            "--device",
+            "cpu",
+            "--no-progress",
+        ];
+        f.fails(&args, needle, true);
+        // Inspect names the same problem.
+        f.fails(&["inspect", ck], needle, true);
+    }
+    // Not a checkpoint: a model (no training state), a folder, a missing file.
+    let resume =
+        |p: &'static str| vec!["train", "--resume", p, "-o", f.p("runs"), "--device", "cpu"];
+    f.fails(
+        &resume(f.p("runs/A/model.hebb")),
+        "is an exported model, not a checkpoint",
+        true,
+    );
+    f.fails(
+        &resume(f.p("runs/B/checkpoints/nope.hebb")),
+        "reading checkpoint",
+        true,
+    );
+    // The untouched checkpoint still resumes.
+    let out = f.ok(&[
+        "train",
+        "--resume",
+        f.p("runs/B/checkpoints/checkpoint_latest.hebb"),
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]);
+    assert!(out.contains("test accuracy"), "{out}");
+    assert_eq!(f.read("runs/A/model.hebb"), f.read("runs/B/model.hebb"));
+}
+
+#[test]
+fn corrupt_models_fail_eval_inspect_export_predict() {
+    let f = Fixture::new();
+    let good = f.read("runs/A/model.hebb");
+    for (name, bytes, needle) in corruptions(&good) {
+        let m = f.write(&format!("runs/A/{name}.hebb"), &bytes);
+        let data = f.p("data");
+        f.fails(
+            &["eval", m, "--data", data, "--device", "cpu"],
+            needle,
+            true,
+        );
+        f.fails(&["inspect", m], needle, true);
+        f.fails(&["export", m, "--bits", "8"], needle, true);
+        f.fails(&["export", m, "-o", f.p("runs/A/out.hebb")], needle, true);
+        f.fails(&["predict", m, "--data", data], needle, true);
+    }
+    // A run folder whose model.hebb is corrupt.
+    let corrupt = f.root().join("runs/C");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    std::fs::write(corrupt.join("model.hebb"), &good[..good.len() - 9]).unwrap();
+    f.fails(&["export", f.p("runs/C")], "truncated", true);
+    f.fails(
+        &[
+            "eval",
+            f.p("runs/C"),
+            "--data",
+            f.p("data"),
+            "--device",
+            "cpu",
+        ],
+        "truncated",
+        true,
+    );
+    // A checkpoint from the middle of training has no readout to evaluate or predict with.
+    let mut args = f.train_args("B");
+    args.extend(["--stop-after-samples", "10"]);
+    assert_eq!(in_process(&args), Ok(130));
+    let ck = f.p("runs/B/checkpoints/checkpoint_latest.hebb");
+    f.fails(
+        &["eval", ck, "--data", f.p("data"), "--device", "cpu"],
+        "has no readout",
+        true,
+    );
+    f.fails(
+        &["predict", ck, "--data", f.p("data")],
+        "has no readout",
+        true,
+    );
+    // Missing files.
+    f.fails(&["inspect", f.p("runs/A/nope.hebb")], "reading", true);
+    f.fails(&["export", f.p("runs/nope")], "reading", true);
+}
+
+#[test]
+fn invalid_configs_and_flags_are_rejected() {
+    let f = Fixture::new();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "unknown-top",
+            "preset = \"mcu\"\nfoo = 1\n",
+            "unknown field `foo`",
+        ),
+        (
+            "unknown-top-no-preset",
+            "seed = 1\nbar = true\n",
+            "unknown field `bar`",
+        ),
+        (
+            "unknown-layer",
+            "preset = \"mcu\"\n[[layers]]\nmapz = 4\n",
+            "unknown field `mapz`",
+        ),
+        (
+            "unknown-nested",
+            "preset = \"mcu\"\n[[layers]]\nstdp = { a_pluss = 0.1 }\n",
+            "unknown field `a_pluss`",
+        ),
+        (
+            "unknown-encoder",
+            "preset = \"mcu\"\n[encoder]\nsteps2 = 3\n",
+            "unknown field `steps2`",
+        ),
+        (
+            "negative-rate",
+            "preset = \"mcu\"\n[[layers]]\nstdp = { a_plus = -0.1 }\n",
+            "layers[0].stdp.a_plus",
+        ),
+        (
+            "negative-rate-2",
+            "preset = \"mcu\"\n[[layers]]\n[[layers]]\nstdp = { a_minus = -0.1 }\n",
+            "layers[1].stdp.a_minus",
+        ),
+        (
+            "threshold-0",
+            "preset = \"mcu\"\n[[layers]]\nthreshold = 0.0\n",
+            "layers[0].threshold",
+        ),
+        (
+            "epochs-0",
+            "preset = \"mcu\"\n[[layers]]\n[[layers]]\nepochs = 0\n",
+            "layers[1].epochs",
+        ),
+        (
+            "readout-c",
+            "preset = \"mcu\"\n[readout]\nc = 0.0\n",
+            "readout.c",
+        ),
+        (
+            "n-classes",
+            "preset = \"mcu\"\nn_classes = 1\n",
+            "n_classes",
+        ),
+        (
+            "wrong-type",
+            "preset = \"mcu\"\nseed = \"forty-two\"\n",
+            "invalid type",
+        ),
+        (
+            "wrong-type-layer",
+            "preset = \"mcu\"\n[[layers]]\nmaps = \"many\"\n",
+            "invalid type",
+        ),
+        (
+            "wrong-type-int-for-float",
+            "preset = \"mcu\"\n[[layers]]\nthreshold = true\n",
+            "invalid type",
+        ),
+        (
+            "unknown-preset",
+            "preset = \"kheradpisheh2019\"\n",
+            "unknown preset `kheradpisheh2019`",
+        ),
+        ("not-toml", "preset = \n[[", "TOML parse error"),
+        ("empty", "", "missing field"),
+    ];
+    for (name, text, needle) in cases {
+        let cfg = f.write(&format!("configs/{name}.toml"), text.as_bytes());
+        let mut args = f.train_args("new");
+        args[2] = cfg;
+        f.fails(&args, needle, true);
+    }
+    let flag_cases: &[(&[&str], &str)] = &[
+        (&["--epochs", "0"], "--epochs must be >= 1"),
+        (&["--device", "nonsense"], "unknown device `nonsense`"),
+        (&["--n-classes", "1"], "n_classes"),
+        (&["--log-level", "loud"], "unknown log level `loud`"),
+        // A seed TOML cannot hold would make config.toml and checkpoints unreadable.
+        (&["--seed", "18446744073709551615"], "invalid `seed`"),
+    ];
+    for (extra, needle) in flag_cases {
+        let mut args = f.train_args("new");
+        // Replace a flag train_args already sets, else append it.
+        match args.iter().position(|a| *a == extra[0]) {
+            Some(i) => args[i + 1] = extra[1],
+            None => args.extend_from_slice(extra),
+        }
+        f.fails(&args, needle, true);
+    }
+    // Presets by name, a missing config file, a finished run folder.
+    let base = ["train", "-o", f.p("runs"), "--device", "cpu", "-n", "new"];
+    f.fails(
+        &[&base[..], &["--paper", "nope"]].concat(),
+        "unknown preset `nope`",
+        true,
+    );
+    f.fails(
+        &[&base[..], &["-c", f.p("configs/missing.toml")]].concat(),
+        "reading config",
+        true,
+    );
+    f.fails(&f.train_args("A"), "already holds a finished run", true);
+    // Export: --bits must be 8 or 16.
+    for bits in ["7", "0", "32"] {
+        f.fails(
+            &["export", f.p("runs/A"), "--bits", bits],
+            "--bits must be 8 or 16",
+            true,
+        );
+    }
+    // Flags clap rejects: exit code 2 and a usage message.
+    for extra in [&["--epochs", "-1"][..], &["--epochs", "many"], &["--bogus"]] {
+        let mut args = f.train_args("new");
+        args.extend_from_slice(extra);
+        let before = snapshot(f.root());
+        let out = f.hebb(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(in_process(&args).is_err());
+        assert_unchanged(&before, &snapshot(f.root()), &format!("{extra:?}"));
+    }
+    f.fails(&["export", f.p("runs/A"), "--bits", "256"], "256", false);
+}
+
+#[test]
+fn cuda_without_a_gpu_fails_with_a_reason() {
+    if backend::open(DeviceChoice::Cuda).is_ok() {
+        eprintln!("a CUDA GPU is usable here: nothing to check");
+        return;
+    }
+    let f = Fixture::new();
+    let mut args = f.train_args("new");
+    let dev = args.iter().position(|a| *a == "cpu").unwrap();
+    args[dev] = "cuda";
+    // Not in-process: probing CUDA swaps the process's panic hook.
+    f.fails(&args, "cuda: ", false);
+    f.fails(
+        &[
+            "eval",
+            f.p("runs/A"),
+            "--data",
+            f.p("data"),
+            "--device",
+            "cuda",
+        ],
+        "cuda: ",
+        false,
+    );
+    // auto falls back to the CPU and says why.
+    let out = f.hebb(&[
+        "eval",
+        f.p("runs/A"),
+        "--data",
+        f.p("data"),
+        "--device",
+        "auto",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no usable GPU"), "{stderr}");
+}
+
+#[test]
+fn inspect_predict_eval_export_work_on_a_trained_model() {
+    let f = Fixture::new();
+    let fin: serde_json::Value =
+        serde_json::from_slice(&f.read("runs/A/metrics_final.json")).unwrap();
+    let acc = fin["test_accuracy"].as_f64().unwrap();
+    let acc_line = format!("test accuracy: {:.2} %", 100.0 * acc);
+
+    // inspect: a model and checkpoints.
+    let out = f.ok(&["inspect", f.p("runs/A/model.hebb")]);
+    for s in [
+        "layer 1: ",
+        "layer 2: ",
+        "4 maps 5×5",
+        "8 maps 2×2",
+        "readout: 648 features × 10 classes",
+        "kind: exported model",
+        "seed 42",
+        &acc_line,
+    ] {
+        assert!(out.contains(s), "`{s}` not in:\n{out}");
+    }
+    assert!(!out.contains("layer 3"), "{out}");
+    let out = f.ok(&[
+        "inspect",
+        f.p("runs/A/checkpoints/checkpoint_epoch001_conv1.hebb"),
+    ]);
+    for s in [
+        "layer 1: ",
+        "layer 2: ",
+        "readout: none",
+        "kind: checkpoint at layer 2 epoch 0",
+    ] {
+        assert!(out.contains(s), "`{s}` not in:\n{out}");
+    }
+    let out = f.ok(&["inspect", f.p("runs/A/checkpoints/checkpoint_latest.hebb")]);
+    assert!(out.contains("kind: checkpoint at layer 3"), "{out}");
+
+    // predict: labels are the data set's.
+    let split = DataSource::IdxDir(f.root().join("data")).load().unwrap();
+    let out = f.ok(&[
+        "predict",
+        f.p("runs/A"),
+        "--data",
+        f.p("data"),
+        "--index",
+        "0,7,99",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    for (line, i) in lines.iter().zip([0usize, 7, 99]) {
+        assert!(
+            line.starts_with(&format!("image {i}: predicted ")),
+            "{line}"
+        );
+        assert!(
+            line.contains(&format!("label {},", split.test.labels[i])),
+            "{line}"
+        );
+    }
+    assert_eq!(
+        f.ok(&["predict", f.p("runs/A/model.hebb"), "--data", f.p("data")])
+            .lines()
+            .count(),
+        10
+    );
+    f.fails(
+        &[
+            "predict",
+            f.p("runs/A"),
+            "--data",
+            f.p("data"),
+            "--index",
+            "100",
+        ],
+        "index 100 out of range",
+        true,
+    );
+
+    // eval: the accuracy the run measured.
+    let out = f.ok(&[
+        "eval",
+        f.p("runs/A"),
+        "--data",
+        f.p("data"),
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.contains(&acc_line), "`{acc_line}` not in:\n{out}");
+    assert!(out.contains("confusion matrix"), "{out}");
+    let out = f.ok(&[
+        "eval",
+        f.p("runs/A/model.hebb"),
+        "--data",
+        f.p("data"),
+        "--device",
+        "cpu",
+        "--train",
+    ]);
+    let train_acc = fin["train_accuracy"].as_f64().unwrap();
+    assert!(
+        out.contains(&format!("train accuracy: {:.2} %", 100.0 * train_acc)),
+        "{out}"
+    );
+    // The final checkpoint holds the same network and readout.
+    let out = f.ok(&[
+        "eval",
+        f.p("runs/A/checkpoints/checkpoint_latest.hebb"),
+        "--data",
+        f.p("data"),
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.contains(&acc_line), "{out}");
+
+    // export --bits 8: a model that decodes, holds 8-bit weights and no state, and evaluates.
+    let before = f.read("runs/A/model.hebb");
+    let out = f.ok(&["export", f.p("runs/A"), "--bits", "8", "-o", f.p("m8.hebb")]);
+    assert!(out.contains("8-bit weights"), "{out}");
+    let b8 = f.read("m8.hebb");
+    let m8 = Model::decode(&b8).expect("the 8-bit export decodes");
+    assert!(m8.state.is_empty());
+    assert!(m8.layers.iter().all(|l| l.bits == 8));
+    assert!(m8.readout.is_some());
+    assert!(b8.len() < before.len());
+    let out = f.ok(&[
+        "eval",
+        f.p("m8.hebb"),
+        "--data",
+        f.p("data"),
+        "--device",
+        "cpu",
+    ]);
+    let a8: f64 = out
+        .strip_prefix("test accuracy: ")
+        .and_then(|s| s.split(" %").next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no accuracy in:\n{out}"));
+    assert!(a8 > 20.0, "8-bit accuracy {a8} % (chance is 10 %)");
+    let out = f.ok(&["inspect", f.p("m8.hebb")]);
+    assert!(out.contains("8-bit weights"), "{out}");
+    let out = f.ok(&[
+        "predict",
+        f.p("m8.hebb"),
+        "--data",
+        f.p("data"),
+        "--index",
+        "3",
+    ]);
+    assert!(out.starts_with("image 3: predicted "), "{out}");
+
+    // export (16-bit, default name next to the input) of the model and of the final
+    // checkpoint: both are the model itself.
+    f.ok(&["export", f.p("runs/A")]);
+    assert_eq!(f.read("runs/A/model-export.hebb"), before);
+    f.ok(&[
+        "export",
+        f.p("runs/A/checkpoints/checkpoint_latest.hebb"),
+        "-o",
+        f.p("from-ck.hebb"),
+    ]);
+    assert_eq!(f.read("from-ck.hebb"), before);
+    f.ok(&["export", f.p("runs/A"), "--bits", "8"]);
+    assert_eq!(f.read("runs/A/model-export-8bit.hebb"), b8);
+    assert_eq!(
+        f.read("runs/A/model.hebb"),
+        before,
+        "export changed model.hebb"
+    );
+}
+
+/// A preset resolves to the same config by name in the library, through a config file that
+/// names it, and through the CLI (the config.toml a run writes and the config its checkpoint
+/// stores).
+#[test]
+fn presets_resolve_identically_through_every_entry_point() {
+    let f = Fixture::untrained();
+    for &name in PRESETS {
+        let by_name = TrainConfig::preset(name).unwrap();
+        assert_eq!(by_name.preset, name);
+        let text = format!("preset = \"{name}\"\n");
+        let by_toml = TrainConfig::from_toml_str(&text).unwrap();
+        assert_eq!(by_toml, by_name, "{name}");
+        let resolved = by_name.to_toml();
+        assert_eq!(
+            TrainConfig::from_toml_str(&resolved).unwrap(),
+            by_name,
+            "{name}"
+        );
+        assert_eq!(by_toml.to_toml(), resolved, "{name}");
+
+        let cfg = f.write(&format!("{name}.toml"), text.as_bytes());
+        let via_paper = format!("{name}-paper");
+        let via_config = format!("{name}-config");
+        for (run_name, how) in [(&via_paper, ["--paper", name]), (&via_config, ["-c", cfg])] {
+            let args = [
+                "train",
+                how[0],
+                how[1],
+                "--data",
+                f.p("data"),
+                "-o",
+                f.p("runs"),
+                "-n",
+                run_name,
+                "--device",
+                "cpu",
+                "--no-progress",
+                "--no-tensorboard",
+                "--stop-after-samples",
+                "1",
+            ];
+            assert_eq!(in_process(&args), Ok(130), "{args:?}");
+            let run = f.root().join("runs").join(run_name);
+            let written = std::fs::read_to_string(run.join("config.toml")).unwrap();
+            assert_eq!(written, resolved, "{run_name}: config.toml");
+            assert_eq!(
+                TrainConfig::from_toml_str(&written).unwrap(),
+                by_name,
+                "{run_name}"
+            );
+            let (_, st) =
+                hebb::train::read_checkpoint(&run.join("checkpoints/checkpoint_latest.hebb"))
+                    .unwrap();
+            assert_eq!(st.config, resolved, "{run_name}: checkpoint config");
+            assert_eq!(st.total_samples, 1);
+        }
+    }
+    // The CLI's default preset is kheradpisheh2018.
+    let args = [
+        "train",
+        "--data",
+        f.p("data"),
+        "-o",
+        f.p("runs"),
+        "-n",
+        "default",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--no-tensorboard",
+        "--stop-after-samples",
+        "1",
+    ];
+    assert_eq!(in_process(&args), Ok(130));
+    let written = std::fs::read_to_string(f.root().join("runs/default/config.toml")).unwrap();
+    assert_eq!(
+        written,
+        TrainConfig::preset("kheradpisheh2018").unwrap().to_toml()
+    );
+}
+
+/// The seed corpus of the `config` fuzz target: the presets exactly as `to_toml` prints them,
+/// overrides that parse and round-trip, broken configs that are rejected.
+#[test]
+fn config_fuzz_corpus_seeds() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/config");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let parsed = TrainConfig::from_toml_str(&text);
+        if let Some(preset) = name
+            .strip_prefix("preset-")
+            .and_then(|n| n.strip_suffix(".toml"))
+        {
+            assert_eq!(
+                text,
+                TrainConfig::preset(preset).unwrap().to_toml(),
+                "{name}"
+            );
+        }
+        if name.starts_with("broken-") {
+            assert!(parsed.is_err(), "{name} parses: {parsed:?}");
+        } else {
+            let cfg = parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
+            let back = TrainConfig::from_toml_str(&cfg.to_toml()).unwrap();
+            assert_eq!(back, cfg, "{name}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 10, "{seen} seeds in {}", dir.display());
+}
