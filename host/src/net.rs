@@ -54,6 +54,8 @@ pub struct LayerTrain {
     pub a_plus_cap: u32,
     /// Pointwise inhibition of the layer's input.
     pub inhibit_input: bool,
+    /// Adaptive per-map thresholds (raised when a map fires, decaying back to rest).
+    pub homeostasis: Option<hebb_core::homeostasis::AdaptiveThreshold>,
 }
 
 fn invalid(key: String, e: impl std::fmt::Display) -> crate::config::ConfigError {
@@ -88,6 +90,19 @@ pub fn layer_train(l: &LayerConfig, i: usize) -> Result<LayerTrain, crate::confi
         double_every: l.stdp.double_every,
         a_plus_cap: q::rate_from_f64(l.stdp.a_plus_cap),
         inhibit_input: l.inhibit_input,
+        homeostasis: match &l.homeostasis {
+            Some(h) => Some(
+                hebb_core::homeostasis::AdaptiveThreshold::new(
+                    q::potential_from_f64(l.threshold),
+                    q::potential_from_f64(h.theta_plus),
+                    hebb_core::homeostasis::decay_from_tau(h.tau),
+                    q::potential_from_f64(l.threshold),
+                    q::potential_from_f64(h.theta_max),
+                )
+                .map_err(|e| invalid(format!("layers[{i}].homeostasis"), e))?,
+            ),
+            None => None,
+        },
     })
 }
 

@@ -404,6 +404,13 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
                     b = b.min(a + left);
                 }
                 if b > a {
+                    if lt.homeostasis.is_some() && !be.supports_adaptive() {
+                        bail!(
+                            "layer {} uses adaptive thresholds, which {} does not implement; use --device cpu",
+                            lc.name,
+                            be.name()
+                        );
+                    }
                     let job = TrainJob {
                         arch: &net.arch[l],
                         train: &lt,
@@ -412,15 +419,27 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
                     };
                     let lr = st.lr.as_mut().expect("set above");
                     let mut wins = vec![0u32; maps];
-                    be.train(
-                        &job,
-                        &mut net.weights[l],
-                        &net.thresholds[l],
-                        &order[a..b],
-                        lr,
-                        &mut wins,
-                        &mut st.epoch_stats,
-                    )?;
+                    if lt.homeostasis.is_some() {
+                        be.train_adaptive(
+                            &job,
+                            &mut net.weights[l],
+                            &mut net.thresholds[l],
+                            &order[a..b],
+                            lr,
+                            &mut wins,
+                            &mut st.epoch_stats,
+                        )?;
+                    } else {
+                        be.train(
+                            &job,
+                            &mut net.weights[l],
+                            &net.thresholds[l],
+                            &order[a..b],
+                            lr,
+                            &mut wins,
+                            &mut st.epoch_stats,
+                        )?;
+                    }
                     for (m, w) in wins.iter().enumerate() {
                         st.wins[m] += w;
                         st.epoch_wins[m] += w;
@@ -489,6 +508,35 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
                     "{}: {dead} of {maps} maps never won this epoch (dead maps)",
                     lc.name
                 ));
+            }
+            // Dead-map recovery: a map that (almost) never wins gets fresh noise on its kernel,
+            // once per epoch, from a stream fixed by (seed, layer, epoch) so resume is exact.
+            if let Some(h) = lc
+                .homeostasis
+                .as_ref()
+                .filter(|h| h.dead_rate > 0.0 && h.recovery_sigma > 0.0)
+            {
+                let mut rng =
+                    Rng::new(cfg.seed ^ 0xDEAD_0000 ^ ((l as u64) << 32) ^ u64::from(st.epoch));
+                let mut revived = 0;
+                for (map, &w) in st.epoch_wins.iter().enumerate() {
+                    if (f64::from(w) / samples as f64) < h.dead_rate {
+                        hebb_core::homeostasis::recover(
+                            &mut net.weights[l],
+                            maps,
+                            map,
+                            &mut rng,
+                            h.recovery_sigma,
+                        )?;
+                        revived += 1;
+                    }
+                }
+                if revived > 0 {
+                    log.warn(&format!(
+                        "{}: {revived} dead maps got recovery noise (σ = {})",
+                        lc.name, h.recovery_sigma
+                    ));
+                }
             }
             if m.silent_fraction > 0.1 {
                 log.warn(&format!(

@@ -27,6 +27,75 @@ impl CpuBackend {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// The sequential per-sample loop behind `train` and `train_adaptive`.
+    #[allow(clippy::too_many_arguments)]
+    fn train_loop(
+        &mut self,
+        job: &TrainJob<'_>,
+        weights: &mut [u16],
+        thresholds: &mut [i32],
+        order: &[u32],
+        lr: &mut LrState,
+        wins: &mut [u32],
+        stats: &mut TrainStats,
+        adapt: bool,
+    ) -> Result<()> {
+        let a = job.arch;
+        if !self.sim.as_ref().is_some_and(|b| b.fits(a, job.steps)) {
+            self.sim = Some(SimBuffers::new(a, job.steps));
+        }
+        let buf = self.sim.as_mut().expect("just set");
+        let homeo = if adapt { job.train.homeostasis } else { None };
+        let out = a.conv.output();
+        let mut fired = vec![0u32; words(out.c as usize)];
+        let mut winners = vec![Winner::default(); job.train.wta.k as usize];
+        for &i in order {
+            let input = job.inputs.sample(i as usize);
+            lr.tick(job.train);
+            let mut s = buf.scratch();
+            let r = simulate(
+                &a.conv,
+                &*weights,
+                thresholds,
+                &a.neuron,
+                job.steps,
+                input,
+                Some(&job.train.wta),
+                homeo.is_none(),
+                &mut s,
+                &mut winners,
+            )?;
+            stats.samples += 1;
+            stats.winners += r.winners as u64;
+            stats.spikes += u64::from(r.spikes);
+            stats.events += u64::from(r.events);
+            if r.winners == 0 {
+                stats.silent += 1;
+            } else {
+                for w in &winners[..r.winners] {
+                    wins[w.map as usize] += 1;
+                }
+                stdp_update(
+                    &a.conv,
+                    weights,
+                    input,
+                    &mut winners[..r.winners],
+                    &lr.current,
+                )?;
+            }
+            if let Some(h) = &homeo {
+                hebb_core::homeostasis::spiked_maps(
+                    &buf.t_first,
+                    out.c as usize,
+                    out.plane(),
+                    &mut fired,
+                )?;
+                h.update(thresholds, &fired)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Owned buffers behind a [`SimScratch`].
@@ -239,48 +308,25 @@ impl Backend for CpuBackend {
         wins: &mut [u32],
         stats: &mut TrainStats,
     ) -> Result<()> {
-        let a = job.arch;
-        if !self.sim.as_ref().is_some_and(|b| b.fits(a, job.steps)) {
-            self.sim = Some(SimBuffers::new(a, job.steps));
-        }
-        let buf = self.sim.as_mut().expect("just set");
-        let mut winners = vec![Winner::default(); job.train.wta.k as usize];
-        for &i in order {
-            let input = job.inputs.sample(i as usize);
-            lr.tick(job.train);
-            let mut s = buf.scratch();
-            let r = simulate(
-                &a.conv,
-                &*weights,
-                thresholds,
-                &a.neuron,
-                job.steps,
-                input,
-                Some(&job.train.wta),
-                true,
-                &mut s,
-                &mut winners,
-            )?;
-            stats.samples += 1;
-            stats.winners += r.winners as u64;
-            stats.spikes += u64::from(r.spikes);
-            stats.events += u64::from(r.events);
-            if r.winners == 0 {
-                stats.silent += 1;
-                continue;
-            }
-            for w in &winners[..r.winners] {
-                wins[w.map as usize] += 1;
-            }
-            stdp_update(
-                &a.conv,
-                weights,
-                input,
-                &mut winners[..r.winners],
-                &lr.current,
-            )?;
-        }
-        Ok(())
+        let mut th = thresholds.to_vec();
+        self.train_loop(job, weights, &mut th, order, lr, wins, stats, false)
+    }
+
+    fn supports_adaptive(&self) -> bool {
+        true
+    }
+
+    fn train_adaptive(
+        &mut self,
+        job: &TrainJob<'_>,
+        weights: &mut [u16],
+        thresholds: &mut [i32],
+        order: &[u32],
+        lr: &mut LrState,
+        wins: &mut [u32],
+        stats: &mut TrainStats,
+    ) -> Result<()> {
+        self.train_loop(job, weights, thresholds, order, lr, wins, stats, true)
     }
 
     fn layer_times(

@@ -151,6 +151,32 @@ pub trait Backend {
         stats: &mut TrainStats,
     ) -> Result<()>;
 
+    /// True when [`Backend::train_adaptive`] is implemented.
+    fn supports_adaptive(&self) -> bool {
+        false
+    }
+
+    /// [`Backend::train`] with adaptive thresholds (`job.train.homeostasis`): after every
+    /// sample the thresholds of the maps that fired are raised and all decay toward rest. The
+    /// simulation then runs all steps (no early stop), since a map may fire after the winners.
+    #[allow(clippy::too_many_arguments)]
+    fn train_adaptive(
+        &mut self,
+        job: &TrainJob<'_>,
+        weights: &mut [u16],
+        thresholds: &mut [i32],
+        order: &[u32],
+        lr: &mut LrState,
+        wins: &mut [u32],
+        stats: &mut TrainStats,
+    ) -> Result<()> {
+        let _ = (job, weights, thresholds, order, lr, wins, stats);
+        Err(BackendError::Cuda(format!(
+            "adaptive thresholds (homeostasis) are not implemented on {}; use --device cpu",
+            self.name()
+        )))
+    }
+
     /// Time-resolved output of a frozen layer for every sample: first-spike times after pooling,
     /// then pointwise inhibition when `inhibit` (the next layer's training input).
     fn layer_times(
