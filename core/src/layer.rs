@@ -457,7 +457,12 @@ pub fn forward_final<W: WeightRow + ?Sized>(
         // Pool cells reached by this conv row, computed once per row (not per neuron).
         let (py0, py1, pp) = match pool {
             Some(p) => {
-                let (a, b) = reach(oy + p.pad as usize, p.k as usize, p.stride as usize, o.h as usize);
+                let (a, b) = reach(
+                    oy + p.pad as usize,
+                    p.k as usize,
+                    p.stride as usize,
+                    o.h as usize,
+                );
                 (a, b, Some(p))
             }
             None => (oy, oy + 1, None),
