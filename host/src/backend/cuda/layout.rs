@@ -30,18 +30,30 @@ macro_rules! params {
     };
 }
 
-params!(
+params! {
     // Convolution geometry.
-    IN_C, IN_H, IN_W, IN_LEN, M, K, S, PAD, OH, OW, STEPS, // Neuron model.
-    KIND, LEAK, BETA, FIRE_ONCE, // Competition and learning.
+    IN_C, IN_H, IN_W, IN_LEN, M, K, S, PAD, OH, OW, STEPS,
+    // Neuron model.
+    KIND, LEAK, BETA, FIRE_ONCE,
+    // Competition and learning.
     WTA_K, PER_MAP, RADIUS, POINTWISE, EARLY_STOP, RULE,
     // Pooling and inhibition of the output.
-    POOL, PK, PS, PP, PH, PW, INHIBIT, OUT_LEN, // Encoder.
-    E_F, E_THR, E_R, E_MODE, E_P2, N_OUT, // Bytes of global scratch per block.
-    SCR,   // Buffers.
-    B_V, B_W, B_THETA, B_TF, B_POSF, B_ORDER, B_STARTS, B_CURSOR, B_EXPOS, B_EXMAP, B_CKEY, B_CPOS,
-    B_CMAP, B_WIN, B_RED, B_MISC, B_IN, B_OUT, B_IMG, B_RESP, B_ROWS, B_KEYS,
-);
+    POOL, PK, PS, PP, PH, PW, INHIBIT, OUT_LEN,
+    // Encoder.
+    E_F, E_THR, E_R, E_MODE, E_P2, N_OUT,
+    // Bytes of global scratch per block; threads per block.
+    SCR, THREADS,
+    // Simulation variant: training (1) or frozen output (0); positions reached are tracked (IF
+    // neurons); event indices are u16; input words, words per thread, register prefetch.
+    TRAIN, TRACK, ORDER16, IN_WORDS, WPT, PREFETCH,
+    // Buffers.
+    B_V, B_W, B_THETA, B_TF, B_POSF, B_ORDER, B_STARTS, B_CURSOR, B_EXPOS, B_EXMAP, B_CKEY,
+    B_CPOS, B_CMAP, B_WIN, B_MISC, B_IN, B_OUT, B_IMG, B_RESP, B_ROWS, B_KEYS,
+    B_FIRED, B_TSTAMP, B_TLIST, B_POSBEST, B_INBUF, B_WINS,
+}
+
+/// Most input words a thread prefetches into registers (`WPT_MAX` in sim.cu).
+const WPT_MAX: usize = 16;
 
 /// Number of parameter slots.
 pub const NPARAM: usize = PARAM_NAMES.len();
@@ -84,6 +96,15 @@ pub fn prelude() -> String {
     let mut s = format!("#define NPARAM {NPARAM}\n");
     for (i, n) in PARAM_NAMES.iter().enumerate() {
         s.push_str(&format!("#define P_{n} {i}\n"));
+    }
+    s
+}
+
+/// `#define` lines that make every parameter of `p` a compile-time constant (`C_<NAME>`).
+pub fn spec_header(p: &Params) -> String {
+    let mut s = String::from("#define SPEC 1\n");
+    for (n, v) in PARAM_NAMES.iter().zip(p.0) {
+        s.push_str(&format!("#define C_{n} ({v})\n"));
     }
     s
 }
@@ -215,20 +236,23 @@ pub enum SimMode<'a> {
     },
 }
 
-/// Parameters and layout of the simulation kernels (`train_layer`, `layer_times`).
+/// Parameters and layout of the simulation kernels (`train_layer`, `layer_times`) for blocks of
+/// `threads` threads.
 pub fn sim_layout(
     a: &LayerArch,
     steps: u8,
     mode: SimMode<'_>,
+    threads: u32,
     budget: usize,
 ) -> Result<(Params, Placer), String> {
+    use hebb_core::layer::NeuronKind;
     let mut p = Params::default();
     let g = &a.conv;
     conv_params(&mut p, g, steps)?;
     neuron_params(&mut p, a);
     let o = g.output();
     let (n, plane, m) = (o.len(), o.plane(), o.c as usize);
-    let (wta, cap, k) = match mode {
+    let (train, pointwise, cap, k) = match mode {
         SimMode::Train { wta, rule } => {
             p[P::WTA_K] = i32::from(wta.k);
             p[P::PER_MAP] = i32::from(wta.per_map());
@@ -236,33 +260,59 @@ pub fn sim_layout(
             p[P::POINTWISE] = i32::from(wta.pointwise);
             p[P::EARLY_STOP] = 1;
             p[P::RULE] = rule;
+            // Candidates of one step: one per position with pointwise inhibition, else one per
+            // neuron.
             let cap = if wta.pointwise { plane } else { n };
-            (true, cap, wta.k as usize)
+            (true, wta.pointwise, cap, wta.k as usize)
         }
         SimMode::Output { inhibit } => {
             pool_params(&mut p, a, inhibit)?;
-            (false, 0, 0)
+            (false, false, 0, 0)
         }
     };
+    let track = matches!(a.neuron.kind, NeuronKind::If);
+    let in_len = g.input.len();
+    let in_words = in_len.div_ceil(4);
+    let wpt = in_words.div_ceil(threads as usize);
+    let order16 = in_len <= 65_536;
+    p[P::THREADS] = threads as i32;
+    p[P::TRAIN] = i32::from(train);
+    p[P::TRACK] = i32::from(track);
+    p[P::ORDER16] = i32::from(order16);
+    p[P::IN_WORDS] = int(in_words, "layer input")?;
+    p[P::WPT] = int(wpt, "layer input")?;
+    p[P::PREFETCH] = i32::from(in_len.is_multiple_of(4) && wpt <= WPT_MAX);
     let mut pl = Placer::new(budget);
     // Small, hot buffers first; then the potentials (every input event adds to them with shared
-    // atomics), the weights, the competition state, the event list and the spike times.
+    // atomics), the weights, the competition state, the input and its event list, the spike
+    // times.
     p[P::B_MISC] = pl.place(64, true)?;
-    p[P::B_RED] = pl.place(32 * 8, true)?;
     p[P::B_STARTS] = pl.place((steps as usize + 1) * 4, true)?;
     p[P::B_CURSOR] = pl.place((steps as usize + 1) * 4, true)?;
     p[P::B_THETA] = pl.place_shared(m * 4).unwrap_or(EXTERNAL);
     p[P::B_WIN] = pl.place(k * WIN_INTS * 4, true)?;
+    p[P::B_WINS] = pl.place(if train { m * 4 } else { 0 }, true)?;
     p[P::B_V] = pl.place(n * 4, true)?;
+    if !train {
+        // Frozen output: many blocks read the weights through L1; the spike times matter more.
+        p[P::B_TF] = pl.place(n.div_ceil(4) * 4, true)?;
+    }
     p[P::B_W] = pl.place_shared(g.n_weights() * 2).unwrap_or(EXTERNAL);
+    p[P::B_FIRED] = pl.place(if train { words(n) * 4 } else { 0 }, true)?;
     p[P::B_POSF] = pl.place(plane, true)?;
-    p[P::B_EXPOS] = pl.place(if wta { words(plane) * 4 } else { 0 }, true)?;
-    p[P::B_EXMAP] = pl.place(if wta { words(m) * 4 } else { 0 }, true)?;
+    p[P::B_TSTAMP] = pl.place(if track { plane * 4 } else { 0 }, true)?;
+    p[P::B_TLIST] = pl.place(if track { plane * 4 } else { 0 }, true)?;
+    p[P::B_POSBEST] = pl.place(if pointwise { plane * 8 } else { 0 }, true)?;
+    p[P::B_EXPOS] = pl.place(if train { words(plane) * 4 } else { 0 }, true)?;
+    p[P::B_EXMAP] = pl.place(if train { words(m) * 4 } else { 0 }, true)?;
     p[P::B_CKEY] = pl.place(cap * 8, true)?;
     p[P::B_CPOS] = pl.place(cap * 4, true)?;
     p[P::B_CMAP] = pl.place(cap * 4, true)?;
-    p[P::B_ORDER] = pl.place(g.input.len() * 4, true)?;
-    p[P::B_TF] = pl.place(n.div_ceil(4) * 4, true)?;
+    p[P::B_INBUF] = pl.place(in_words * 4, true)?;
+    p[P::B_ORDER] = pl.place(in_len * if order16 { 2 } else { 4 }, true)?;
+    if train {
+        p[P::B_TF] = pl.place(0, true)?;
+    }
     p[P::SCR] = int(pl.global, "scratch")?;
     Ok((p, pl))
 }

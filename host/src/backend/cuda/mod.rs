@@ -2,15 +2,27 @@
 //! spike times and features are bit-identical to [`super::cpu::CpuBackend`].
 //!
 //! * `encode`: one block per image (filter, normalisation keys, bitonic sort, latency).
-//! * `train`: one persistent block runs the whole sequential loop over `order` (simulate with WTA
-//!   and early stop, STDP, learning-rate schedule) with the weights resident in shared memory; one
-//!   launch per call.
+//! * `train`: one persistent block of 1,024 threads runs the whole sequential loop over `order`
+//!   in one launch (simulate with WTA and early stop, STDP, learning-rate schedule replayed on
+//!   the host), weights, potentials and competition state resident in shared memory, the next
+//!   sample's input prefetched into registers. Per step: scatter of the step's input events with
+//!   shared atomics (one warp per event), scan of the positions they reached, candidate
+//!   compaction, winners picked by warp 0.
 //! * `layer_times`: one block per sample, full simulation, pooling, pointwise inhibition.
 //! * `features`: encoder, then the time-free pass of every layer (IF networks); networks with
 //!   leaky neurons fall back to the CPU back end.
 //!
+//! Kernels are compiled with NVRTC for the device's architecture, specialised per layer
+//! configuration (every parameter a compile-time constant, see [`layout`]) on first use and
+//! cached (PTX per process, modules per back end). Buffers that do not fit in shared memory
+//! move to global memory without changing results.
+//!
 //! Opening probes the driver, the device and NVRTC inside `catch_unwind`, so a machine without a
 //! GPU gets a [`BackendError::Cuda`] that says what is missing, never a panic.
+//!
+//! Environment (diagnostics): `HEBB_CUDA_PROFILE=1` prints a per-phase time breakdown of every
+//! `train` call; `HEBB_CUDA_TRAIN_THREADS` (32..1024, multiple of 32) sets the training block
+//! size.
 
 pub mod layout;
 pub mod source;
@@ -21,19 +33,22 @@ use super::{
 use crate::net::Net;
 use cudarc::driver::sys::{CUdevice_attribute, CUfunction_attribute, cudaError_enum};
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DeviceRepr, LaunchConfig,
-    PushKernelArg, ValidAsZeroBits,
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg,
+    ValidAsZeroBits,
 };
 use hebb_core::layer::validate_thresholds;
 use hebb_core::model::LayerArch;
 use hebb_core::spikes::words;
 use hebb_core::stdp::StdpRule;
-use layout::SimMode;
+use layout::{Params, SimMode};
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 /// Images (or samples) per batched launch; bounds device memory.
 const BATCH: usize = 16_384;
+/// Shared memory the kernels declare statically (bytes, rounded up).
+const STATIC_SMEM: usize = 256;
 /// Threads of the training block.
 const TRAIN_THREADS: u32 = 1024;
 /// Threads of a `layer_times` block.
@@ -80,18 +95,12 @@ struct DeviceInfo {
     mem_mib: usize,
     sms: u32,
     smem_block: usize,
+    clock_khz: u32,
     arch: &'static str,
 }
 
-/// Cached functions.
-struct Kernels {
-    _modules: Vec<Arc<CudaModule>>,
-    encode: CudaFunction,
-    train: CudaFunction,
-    layer_times: CudaFunction,
-    forward: CudaFunction,
-    pack: CudaFunction,
-}
+/// A kernel variant: file, function, parameters it was specialised for.
+type VariantKey = (&'static str, &'static str, [i32; layout::NPARAM]);
 
 /// A spike cache resident on the device, recognised by address, length and a fingerprint.
 struct Resident {
@@ -103,7 +112,10 @@ struct Resident {
 pub struct CudaBackend {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
-    k: Kernels,
+    /// `pack_bits` (generic build; also the smoke test).
+    pack: CudaFunction,
+    /// Specialised kernels, compiled on first use.
+    variants: HashMap<VariantKey, CudaFunction>,
     dev: DeviceInfo,
     resident: Option<Resident>,
     budget: Option<usize>,
@@ -187,6 +199,7 @@ impl CudaBackend {
                 CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
             )?
             .max(48 * 1024) as usize,
+            clock_khz: attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_CLOCK_RATE)?.max(1) as u32,
             arch: source::sm_arch(cc.0, cc.1).unwrap_or(source::fallback_arch(cc.0)),
         };
         if cc.0 < 7 || (cc.0 == 7 && cc.1 < 5) {
@@ -196,46 +209,33 @@ impl CudaBackend {
             )));
         }
         let stream = ctx.default_stream();
-        let mut modules = Vec::new();
         let mut dev = dev;
-        for &(file, _, _) in source::KERNEL_FILES {
-            let ptx = match source::compile(file, dev.arch) {
-                Ok(p) => p,
-                Err(first) => {
-                    let fb = source::fallback_arch(cc.0);
-                    match source::compile(file, fb) {
-                        Ok(p) => {
-                            dev.arch = fb;
-                            p
-                        }
-                        Err(_) => return Err(cuda(first)),
+        // The generic build of one file proves that NVRTC and the module loader work and picks
+        // the architecture; the other kernels are specialised per layer on first use.
+        let ptx = match source::compile("infer.cu", dev.arch, None) {
+            Ok(p) => p,
+            Err(first) => {
+                let fb = source::fallback_arch(cc.0);
+                match source::compile("infer.cu", fb, None) {
+                    Ok(p) => {
+                        dev.arch = fb;
+                        p
                     }
+                    Err(_) => return Err(cuda(first)),
                 }
-            };
-            let m = ctx.load_module(ptx).map_err(|e| {
-                cuda(format!(
-                    "loading the {file} kernels failed (is the driver older than NVRTC?): {e:?}"
-                ))
-            })?;
-            modules.push(m);
-        }
-        let f = |mi: usize, name: &str| {
-            modules[mi]
-                .load_function(name)
-                .cx(&format!("kernel {name}"))
+            }
         };
-        let k = Kernels {
-            encode: f(0, "encode_images")?,
-            train: f(1, "train_layer")?,
-            layer_times: f(1, "layer_times")?,
-            forward: f(2, "forward_final")?,
-            pack: f(2, "pack_bits")?,
-            _modules: modules,
-        };
+        let module = ctx.load_module(ptx).map_err(|e| {
+            cuda(format!(
+                "loading the kernels failed (is the driver older than NVRTC?): {e:?}"
+            ))
+        })?;
+        let pack = module.load_function("pack_bits").cx("kernel pack_bits")?;
         let mut b = Self {
             ctx,
             stream,
-            k,
+            pack,
+            variants: HashMap::new(),
             dev,
             resident: None,
             budget: None,
@@ -253,7 +253,7 @@ impl CudaBackend {
         let d = self.up(&t)?;
         let mut bits = self.zeros::<u32>(2)?;
         let (n, nf, wpf) = (1i32, 40i32, 2i32);
-        let mut lb = self.stream.launch_builder(&self.k.pack);
+        let mut lb = self.stream.launch_builder(&self.pack);
         lb.arg(&d).arg(&n).arg(&nf).arg(&wpf).arg(&mut bits);
         // SAFETY: arguments match `pack_bits`; the buffers hold n·nf bytes and n·wpf words.
         unsafe { lb.launch(LaunchConfig::for_num_elems(2)) }.cx("test launch")?;
@@ -278,15 +278,57 @@ impl CudaBackend {
         )
     }
 
+    /// Kernel `name` of `file` specialised for `p` (compiled and loaded on first use).
+    fn kernel(
+        &mut self,
+        file: &'static str,
+        name: &'static str,
+        p: &Params,
+    ) -> Result<CudaFunction> {
+        let key = (file, name, p.0);
+        if let Some(f) = self.variants.get(&key) {
+            return Ok(f.clone());
+        }
+        let ptx = source::compile(file, self.dev.arch, Some(p)).map_err(cuda)?;
+        let m = self
+            .ctx
+            .load_module(ptx)
+            .cx(&format!("loading the {file} kernels"))?;
+        let f = m.load_function(name).cx(&format!("kernel {name}"))?;
+        self.variants.insert(key, f.clone());
+        Ok(f)
+    }
+
     /// Caps the dynamic shared memory a kernel block may use (`None`: the device's limit).
     /// Buffers that do not fit move to global memory; results do not change. For tests.
     pub fn set_shared_budget(&mut self, bytes: Option<usize>) {
         self.budget = bytes;
     }
 
+    /// Dynamic shared memory a block may use: the device's limit less what the kernels
+    /// declare statically.
     fn smem(&self) -> usize {
-        self.budget
-            .map_or(self.dev.smem_block, |b| b.min(self.dev.smem_block))
+        let max = self.dev.smem_block - STATIC_SMEM;
+        self.budget.map_or(max, |b| b.min(max))
+    }
+
+    fn print_profile(&self, c: &[u64], shared: usize, global: usize) {
+        let n = c[8].max(1) as f64;
+        let us = |x: u64| x as f64 / n / (f64::from(self.dev.clock_khz) / 1000.0);
+        eprintln!(
+            "cuda train profile: {n} samples, {:.2} steps and {:.2} picks per sample, \
+             {shared} B shared, {global} B global scratch; µs per sample: reset {:.2}, \
+             events {:.2}, scatter {:.2}, scan {:.2}, wta {:.2}, stdp {:.2}, total {:.2}",
+            c[6] as f64 / n,
+            c[7] as f64 / n,
+            us(c[0]),
+            us(c[1]),
+            us(c[2]),
+            us(c[3]),
+            us(c[4]),
+            us(c[5]),
+            us(c[0] + c[1] + c[2] + c[3] + c[4] + c[5]),
+        );
     }
 
     /// Device memory in use (total − free), MiB.
@@ -356,7 +398,7 @@ impl CudaBackend {
     }
 
     fn encode_device(
-        &self,
+        &mut self,
         net: &Net,
         images: &CudaSlice<u8>,
         n: usize,
@@ -373,7 +415,7 @@ impl CudaBackend {
             .into());
         }
         let ker = self.up(&net.filters[..e.n_kernel()])?;
-        let f = &self.k.encode;
+        let f = &self.kernel("encode.cu", "encode_images", &p)?;
         self.set_smem(f, pl.shared)?;
         let grid = self.grid(f, ENCODE_THREADS, pl.shared, n)?;
         let mut scratch = self.zeros::<u8>(pl.global * grid as usize)?;
@@ -444,7 +486,7 @@ impl CudaBackend {
             let img = self.up(&images[c0 * plane..(c0 + cn) * plane])?;
             self.encode_device(net, &img, cn, &mut ping)?;
             for (l, (p, pl)) in layers.iter().enumerate() {
-                let f = &self.k.forward;
+                let f = &self.kernel("infer.cu", "forward_final", p)?;
                 self.set_smem(f, pl.shared)?;
                 let grid = self.grid(f, FORWARD_THREADS, pl.shared, cn)?;
                 let ni = cn as i32;
@@ -465,7 +507,7 @@ impl CudaBackend {
                 std::mem::swap(&mut ping, &mut pong);
             }
             let (ni, nfi, wi) = (cn as i32, nf as i32, wpf as i32);
-            let mut lb = self.stream.launch_builder(&self.k.pack);
+            let mut lb = self.stream.launch_builder(&self.pack);
             lb.arg(&ping).arg(&ni).arg(&nfi).arg(&wi).arg(&mut bits_d);
             let cfg = LaunchConfig {
                 grid_dim: ((cn * wpf).div_ceil(256).clamp(1, 65_535) as u32, 1, 1),
@@ -575,7 +617,13 @@ impl Backend for CudaBackend {
                 wta: &job.train.wta,
                 rule,
             };
-            let (p, pl) = layout::sim_layout(a, job.steps, mode, self.smem()).map_err(cuda)?;
+            let threads = std::env::var("HEBB_CUDA_TRAIN_THREADS")
+                .ok()
+                .and_then(|v| v.parse::<u32>().ok())
+                .filter(|t| t % 32 == 0 && (32..=1024).contains(t))
+                .unwrap_or(TRAIN_THREADS);
+            let (p, pl) =
+                layout::sim_layout(a, job.steps, mode, threads, self.smem()).map_err(cuda)?;
             let nw = g.n_weights();
             let mut w_d = self.up(&weights[..nw])?;
             let th_d = self.up(thresholds)?;
@@ -585,7 +633,9 @@ impl Backend for CudaBackend {
             let mut wins_d = self.zeros::<u32>(m)?;
             let mut stats_d = self.zeros::<u32>(3 * order.len())?;
             let mut scratch = self.zeros::<u8>(pl.global)?;
-            let f = self.k.train.clone();
+            let profile = i32::from(std::env::var_os("HEBB_CUDA_PROFILE").is_some());
+            let mut prof_d = self.zeros::<u64>(16)?;
+            let f = self.kernel("sim.cu", "train_layer", &p)?;
             self.set_smem(&f, pl.shared)?;
             let n_order = i32::try_from(order.len()).map_err(|_| cuda("order too long"))?;
             self.make_resident(job.inputs)?;
@@ -601,10 +651,12 @@ impl Backend for CudaBackend {
                 .arg(&th_d)
                 .arg(&mut wins_d)
                 .arg(&mut stats_d)
-                .arg(&mut scratch);
+                .arg(&mut scratch)
+                .arg(&mut prof_d)
+                .arg(&profile);
             let cfg = LaunchConfig {
                 grid_dim: (1, 1, 1),
-                block_dim: (TRAIN_THREADS, 1, 1),
+                block_dim: (threads, 1, 1),
                 shared_mem_bytes: pl.shared as u32,
             };
             // SAFETY: arguments match `train_layer`; every index in `order` was checked against
@@ -613,6 +665,9 @@ impl Backend for CudaBackend {
             let w = self.down(&w_d, nw)?;
             let dw = self.down(&wins_d, m)?;
             let st = self.down(&stats_d, 3 * order.len())?;
+            if profile != 0 {
+                self.print_profile(&self.down(&prof_d, 16)?, pl.shared, pl.global);
+            }
             weights[..nw].copy_from_slice(&w);
             for (acc, d) in wins.iter_mut().zip(&dw) {
                 *acc += d;
@@ -688,11 +743,17 @@ impl Backend for CudaBackend {
                     inhibit,
                 );
             }
-            let (p, pl) = layout::sim_layout(arch, steps, SimMode::Output { inhibit }, self.smem())
-                .map_err(cuda)?;
+            let (p, pl) = layout::sim_layout(
+                arch,
+                steps,
+                SimMode::Output { inhibit },
+                SIM_THREADS,
+                self.smem(),
+            )
+            .map_err(cuda)?;
             let w_d = self.up(&weights[..g.n_weights()])?;
             let th_d = self.up(thresholds)?;
-            let f = self.k.layer_times.clone();
+            let f = self.kernel("sim.cu", "layer_times", &p)?;
             self.set_smem(&f, pl.shared)?;
             let grid = self.grid(&f, SIM_THREADS, pl.shared, n)?;
             let mut scratch = self.zeros::<u8>(pl.global * grid as usize)?;

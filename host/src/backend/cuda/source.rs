@@ -1,7 +1,10 @@
 //! Kernel sources (embedded) and their NVRTC compilation, also usable without a GPU to check that
 //! every kernel compiles (`tests/tests/nvrtc.rs`, `scripts/nvrtc-check.sh`).
 
+use super::layout::Params;
 use cudarc::nvrtc::{CompileError, CompileOptions, Ptx, compile_ptx_with_opts};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 /// Definitions shared by every kernel file.
 pub const COMMON: &str = include_str!("../kernels/common.cuh");
@@ -25,11 +28,14 @@ pub const KERNEL_FILES: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
-/// The full program of one kernel file: generated parameter slots, common definitions, file.
-pub fn program(file: &str) -> String {
+/// The full program of one kernel file: generated parameter slots, the specialisation header
+/// (`None`: parameters read at run time), common definitions, file.
+pub fn program(file: &str, spec: Option<&Params>) -> String {
+    // `#line` makes NVRTC report errors against the files as they are in the repository.
     format!(
-        "{}\n// ---- common.cuh\n{COMMON}\n// ---- {}\n",
+        "{}{}\n#line 1 \"common.cuh\"\n{COMMON}\n#line 1 \"{}\"\n",
         super::layout::prelude(),
+        spec.map(super::layout::spec_header).unwrap_or_default(),
         file
     ) + KERNEL_FILES
         .iter()
@@ -75,15 +81,30 @@ fn describe(file: &str, arch: &str, e: CompileError) -> String {
     }
 }
 
-/// Compiles one kernel file to PTX for `arch` (e.g. `sm_90`, `compute_80`).
-pub fn compile(file: &str, arch: &'static str) -> Result<Ptx, String> {
+/// Compiles one kernel file to PTX for `arch` (e.g. `sm_90`, `compute_80`), specialised for
+/// `spec` when given. PTX is cached for the life of the process (one entry per program and
+/// architecture), so every back end opened later reuses it.
+pub fn compile(file: &str, arch: &'static str, spec: Option<&Params>) -> Result<Ptx, String> {
+    type Cache = Mutex<HashMap<(String, &'static str), String>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let src = program(file, spec);
+    let key = (src, arch);
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(p) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(Ptx::from_src(p));
+    }
     let opts = CompileOptions {
         arch: Some(arch),
         name: Some(file.to_string()),
         options: vec!["--std=c++17".into()],
         ..Default::default()
     };
-    compile_ptx_with_opts(program(file), opts).map_err(|e| describe(file, arch, e))
+    let ptx = compile_ptx_with_opts(&key.0, opts).map_err(|e| describe(file, arch, e))?;
+    let text = ptx.to_src();
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, text.clone());
+    }
+    Ok(Ptx::from_src(text))
 }
 
 /// Message for a missing NVRTC library.
@@ -91,8 +112,35 @@ pub const NO_NVRTC: &str = "NVRTC library not found (libnvrtc.so.13): install th
      toolkit's NVRTC, or `pip install nvidia-cuda-nvrtc==13.0.88` and add its \
      nvidia/cu13/lib folder to LD_LIBRARY_PATH";
 
-/// Compiles every kernel file for every architecture in `archs` without touching a GPU.
-/// Returns one line per compilation (file, arch, PTX size), or every failure.
+/// The specialised variants the back end compiles for the layers of a preset (every kernel
+/// file with the parameters of each layer), for compile checks.
+pub fn preset_variants(preset: &str) -> Result<Vec<(&'static str, Params)>, String> {
+    use super::layout::{SimMode, encode_layout, forward_layout, sim_layout};
+    let cfg = crate::config::TrainConfig::preset(preset).map_err(|e| e.to_string())?;
+    let net = crate::net::Net::from_config(&cfg, &mut hebb_core::rng::Rng::new(cfg.seed))
+        .map_err(|e| e.to_string())?;
+    let budget = 227 * 1024;
+    let mut v = vec![("encode.cu", encode_layout(&net.encoder, budget)?.0)];
+    for (l, a) in net.arch.iter().enumerate() {
+        let t = crate::net::layer_train(&cfg.layers[l], l).map_err(|e| e.to_string())?;
+        let steps = net.encoder.steps;
+        let train = SimMode::Train {
+            wta: &t.wta,
+            rule: 0,
+        };
+        v.push(("sim.cu", sim_layout(a, steps, train, 1024, budget)?.0));
+        let out = SimMode::Output { inhibit: true };
+        v.push(("sim.cu", sim_layout(a, steps, out, 1024, budget)?.0));
+        if let Some((p, _)) = forward_layout(a, budget)? {
+            v.push(("infer.cu", p));
+        }
+    }
+    Ok(v)
+}
+
+/// Compiles every kernel file for every architecture in `archs` without touching a GPU, both
+/// generic and specialised for the layers of every preset. Returns one line per compilation
+/// (file, arch, PTX size), or every failure.
 pub fn compile_check(archs: &[&'static str]) -> Result<Vec<String>, String> {
     // SAFETY: only tries to dlopen the library.
     let present = std::panic::catch_unwind(|| unsafe { cudarc::nvrtc::sys::is_culib_present() })
@@ -102,11 +150,20 @@ pub fn compile_check(archs: &[&'static str]) -> Result<Vec<String>, String> {
     }
     let mut ok = Vec::new();
     let mut errs = Vec::new();
-    for &(file, _, _) in KERNEL_FILES {
+    let mut jobs: Vec<(&'static str, Option<Params>, String)> = KERNEL_FILES
+        .iter()
+        .map(|f| (f.0, None, "generic".to_string()))
+        .collect();
+    for preset in crate::config::PRESETS {
+        for (file, p) in preset_variants(preset)? {
+            jobs.push((file, Some(p), preset.to_string()));
+        }
+    }
+    for (file, spec, what) in &jobs {
         for &arch in archs {
-            match std::panic::catch_unwind(|| compile(file, arch)) {
+            match std::panic::catch_unwind(|| compile(file, arch, spec.as_ref())) {
                 Ok(Ok(ptx)) => ok.push(format!(
-                    "{file} [{arch}]: {} bytes of PTX",
+                    "{file} [{arch}, {what}]: {} bytes of PTX",
                     ptx.to_src().len()
                 )),
                 Ok(Err(e)) => errs.push(e),

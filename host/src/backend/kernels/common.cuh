@@ -40,7 +40,14 @@ struct Params {
     int v[NPARAM];
 };
 
+// With SPEC defined (the host compiles one variant per layer configuration) every parameter is
+// a compile-time constant C_<NAME>: divisions by constants, unrolled loops, and buffers whose
+// shared-memory placement the compiler can see. Without it they are read from `p`.
+#ifdef SPEC
+#define PV(name) (C_##name)
+#else
 #define PV(name) (p.v[P_##name])
+#endif
 
 // A buffer either lives in dynamic shared memory (code >= 0: byte offset) or in this block's
 // slice of the global scratch buffer (code < 0: byte offset -code - 1).
@@ -61,12 +68,41 @@ __device__ __forceinline__ bool get_bit(const u32* set, int i) {
 }
 
 __device__ __forceinline__ u64 warp_max_u64(u64 x) {
+#if __CUDA_ARCH__ >= 800
+    // Two hardware reductions: the high word, then the low word among the lanes that hold it.
+    const u32 hi = __reduce_max_sync(FULL_MASK, (u32)(x >> 32));
+    const u32 lo = __reduce_max_sync(FULL_MASK, (u32)(x >> 32) == hi ? (u32)x : 0u);
+    return ((u64)hi << 32) | lo;
+#else
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) {
         u64 y = __shfl_xor_sync(FULL_MASK, x, o);
         x = y > x ? y : x;
     }
     return x;
+#endif
+}
+
+// Per group of lanes with equal `key` (every lane calls): the best (highest `x`, then lowest `id`)
+// over the lanes whose `valid` is set, returned to every lane of the group as (x, id); x = 0
+// when none is valid. Needs x > 0 for valid lanes.
+__device__ __forceinline__ void group_best(int key, bool valid, u32 x, u32 id, u32& bx, u32& bid) {
+    const u32 peers = __match_any_sync(FULL_MASK, key);
+#if __CUDA_ARCH__ >= 800
+    bx = __reduce_max_sync(peers, valid ? x : 0u);
+    bid = __reduce_min_sync(peers, (valid && x == bx) ? id : 0xffffffffu);
+#else
+    bx = 0;
+    bid = 0xffffffffu;
+    for (int l = 0; l < 32; l++) {
+        const u32 ox = __shfl_sync(FULL_MASK, valid ? x : 0u, l);
+        const u32 oi = __shfl_sync(FULL_MASK, id, l);
+        if (((peers >> l) & 1u) && ox != 0 && (ox > bx || (ox == bx && oi < bid))) {
+            bx = ox;
+            bid = oi;
+        }
+    }
+#endif
 }
 
 __device__ __forceinline__ int warp_sum(int x) {
