@@ -16,83 +16,10 @@ use hebb::data::DataSource;
 use hebb::data::idx::{encode_images, encode_labels};
 use hebb_core::model::{HEADER_LEN, Model};
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-/// A small network on top of the kheradpisheh2018 preset: one epoch per layer, few maps.
-const TINY_TOML: &str = r#"
-preset = "kheradpisheh2018"
-[[layers]]
-maps = 4
-epochs = 1
-[[layers]]
-maps = 8
-epochs = 1
-[readout]
-epochs = 5
-shift_augment = 0
-"#;
-
-const N_TRAIN: usize = 300;
-const N_TEST: usize = 100;
-
-/// The `hebb` binary of this build profile, built once per test process (a no-op when fresh).
-fn hebb_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("path of the test executable");
-        // target/<profile dir>/deps/<test executable>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test executable lies in target/<profile>/deps");
-        let target_dir = profile_dir.parent().expect("target folder");
-        let bin = profile_dir.join(format!("hebb{}", std::env::consts::EXE_SUFFIX));
-        // `cargo test` builds into target/debug with the `test` profile; build the binary with
-        // the same profile so it reuses the library the tests were compiled against.
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "test",
-            Some(other) => other,
-        };
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "hebb",
-                "--bin",
-                "hebb",
-                "--profile",
-            ])
-            .arg(profile)
-            .arg("--manifest-path")
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(target_dir)
-            .output();
-        let why = match &out {
-            Ok(o) if o.status.success() => None,
-            Ok(o) => Some(format!(
-                "{}: {}",
-                o.status,
-                String::from_utf8_lossy(&o.stderr)
-            )),
-            Err(e) => Some(e.to_string()),
-        };
-        if let Some(why) = why {
-            assert!(bin.is_file(), "cannot build the hebb binary: {why}");
-            eprintln!(
-                "cargo build -p hebb failed ({why}); using {}",
-                bin.display()
-            );
-        }
-        bin
-    })
-}
+use hebb_tests::cli_support::{N_TEST, N_TRAIN, TINY_TOML, hebb_bin};
 
 /// Runs the CLI in-process: `Err` carries the error as `main` prints it.
 fn in_process(args: &[&str]) -> Result<i32, String> {
