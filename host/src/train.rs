@@ -3,7 +3,7 @@
 //! on the features of the whole network. Checkpoints are exact: a resumed run ends with the same
 //! bytes as an uninterrupted one.
 
-use crate::backend::{Backend, FeatureSet, LrState, SpikeCache, TrainJob, TrainStats};
+use crate::backend::{Backend, LrState, SpikeCache, TrainJob, TrainStats};
 use crate::config::TrainConfig;
 use crate::data::{DataSource, Split};
 use crate::io::{append_line, write_atomic};
@@ -750,11 +750,6 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
         test_accuracy: test_acc,
         train_accuracy: train_acc,
     })
-}
-
-/// Features of a data set (for eval/predict).
-pub fn features_of(be: &mut dyn Backend, net: &Net, images: &[u8]) -> Result<FeatureSet> {
-    Ok(be.features(net, images)?)
 }
 
 /// A confusion matrix as aligned text.

@@ -378,40 +378,40 @@ impl Backend for CpuBackend {
         let time_free = net.arch.iter().all(|a| a.neuron.time_free());
         let thresholds: Vec<&[i32]> = net.thresholds.iter().map(Vec::as_slice).collect();
         let weights: Vec<&[u16]> = net.weights.iter().map(Vec::as_slice).collect();
-        let bytes = net.to_bytes(&Default::default(), &[], 16)?;
-        let model = hebb_core::model::Model::decode(&bytes)?;
-        bits.par_chunks_mut(wpf * CHUNK)
-            .enumerate()
-            .try_for_each(|(ci, out)| {
-                let mut b = InferBuffers::new(net);
-                let mut sims: Vec<SimBuffers> = if time_free {
-                    Vec::new()
-                } else {
-                    net.arch
-                        .iter()
-                        .map(|a| SimBuffers::new(a, net.encoder.steps))
-                        .collect()
-                };
-                for (j, dst) in out.chunks_mut(wpf).enumerate() {
-                    let i = ci * CHUNK + j;
-                    let img = &images[i * plane..(i + 1) * plane];
-                    if time_free {
-                        let mut s = b.scratch();
-                        hebb_core::network::features(
-                            &model,
-                            &net.filters,
-                            &weights,
-                            &thresholds,
-                            img,
-                            &mut s,
-                            dst,
-                        )?;
+        net.with_model(|model| {
+            bits.par_chunks_mut(wpf * CHUNK)
+                .enumerate()
+                .try_for_each(|(ci, out)| {
+                    let mut b = InferBuffers::new(net);
+                    let mut sims: Vec<SimBuffers> = if time_free {
+                        Vec::new()
                     } else {
-                        features_stepped(net, img, &mut b, &mut sims, dst)?;
+                        net.arch
+                            .iter()
+                            .map(|a| SimBuffers::new(a, net.encoder.steps))
+                            .collect()
+                    };
+                    for (j, dst) in out.chunks_mut(wpf).enumerate() {
+                        let i = ci * CHUNK + j;
+                        let img = &images[i * plane..(i + 1) * plane];
+                        if time_free {
+                            let mut s = b.scratch();
+                            hebb_core::network::features(
+                                model,
+                                &net.filters,
+                                &weights,
+                                &thresholds,
+                                img,
+                                &mut s,
+                                dst,
+                            )?;
+                        } else {
+                            features_stepped(net, img, &mut b, &mut sims, dst)?;
+                        }
                     }
-                }
-                Ok::<_, hebb_core::Error>(())
-            })?;
+                    Ok::<_, hebb_core::Error>(())
+                })
+        })??;
         Ok(FeatureSet {
             n_features: nf,
             words: wpf,
