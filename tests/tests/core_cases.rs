@@ -492,15 +492,27 @@ fn stdp_delta_by_hand() {
     assert_eq!(apply(32768, p.delta(32768, false)), 32702);
     // w = 0.25: 17179869·16384·49152 / 2^48 = 17179869·3 / 2^20 = 49.152 → 49.
     assert_eq!(p.delta(16384, true), 49);
-    // The bounds do not move: w(1 − w) = 0 at 0, and at 65535 it is 65535/2^32 → 0.004·that
-    // ≈ 0.004 LSB → 0.
+    // At 0 the product w(1 − w) is 0: the weight does not move. At 65535 it is 65535/2^32, so
+    // the change is 0.004 · that ≈ 0.004 LSB, which the one-LSB floor turns into ±1 (LTP then
+    // saturates at 65535).
     assert_eq!(p.delta(0, true), 0);
     assert_eq!(p.delta(0, false), 0);
-    assert_eq!(p.delta(65535, true), 0);
-    assert_eq!(p.delta(65535, false), 0);
-    // Soft bound: w = 1 LSB with a = 0.2 moves by 0.2·65535/65536 ≈ 0.2 LSB → 0: weights stick.
+    assert_eq!(p.delta(65535, true), 1);
+    assert_eq!(p.delta(65535, false), -1);
+    assert_eq!(apply(65535, p.delta(65535, true)), 65535);
+    assert_eq!(apply(65535, p.delta(65535, false)), 65534);
+    // Near the lower bound: w = 166 (≈ 0.0025), a− = 0.003 → 0.003·166·65370/65536 ≈ 0.497 LSB,
+    // which rounds to 0 but moves by the floor's one LSB; the weight keeps decaying to 0.
+    let ltd = StdpParams::from_f64(StdpRule::Multiplicative, 0.004, 0.003).unwrap();
+    assert_eq!(ltd.delta(166, false), -1);
+    let mut w = 166u16;
+    for _ in 0..166 {
+        w = apply(w, ltd.delta(w, false));
+    }
+    assert_eq!(w, 0);
+    // w = 1 LSB with a = 0.2 moves by 0.2·65535/65536 ≈ 0.2 LSB → floor → 1.
     let big = StdpParams::from_f64(StdpRule::Multiplicative, 0.2, 0.2).unwrap();
-    assert_eq!(big.delta(1, true), 0);
+    assert_eq!(big.delta(1, true), 1);
     // Additive: (17179869 + 2^15) >> 16 = ⌊262.64⌋ = 262 = round(0.004·65536 = 262.144).
     let add = StdpParams::from_f64(StdpRule::Additive, 0.004, 0.004).unwrap();
     assert_eq!(add.delta(0, true), 262);

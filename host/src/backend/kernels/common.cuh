@@ -129,6 +129,7 @@ __device__ __forceinline__ int stdp_delta(u32 w, bool ltp, u32 a_plus, u32 a_min
     if (rule == 0) {
         u64 pr = a * (u64)w * (65536ull - (u64)w);
         mag = (pr + (1ull << 47)) >> 48;
+        if (mag == 0 && pr != 0) mag = 1;  // at least one LSB, as the core
     } else {
         mag = (a + (1ull << 15)) >> 16;
     }
