@@ -8,7 +8,7 @@
 use crate::conv::{WeightRow, scatter};
 use crate::error::{Error, Result, need};
 use crate::geometry::{ConvGeom, PoolGeom};
-use crate::spikes::{self, NEVER, ones, set_bit, sort_events};
+use crate::spikes::{self, NEVER, ones, set_bit, sort_events, spiking_mask};
 use crate::stdp::{StdpParams, apply, is_ltp};
 use crate::wta::{Winner, WtaParams, pack, unpack_flat, unpack_v};
 use serde::{Deserialize, Serialize};
@@ -391,7 +391,8 @@ pub(crate) fn reach(p: usize, k: usize, s: usize, out: usize) -> (usize, usize) 
 /// Time-free inference through one IF layer and optional pooling: a neuron spikes iff the sum of
 /// the weights of its inputs that ever spiked reaches its threshold. The output (`[map][y][x]`,
 /// pooled when `pool` is given) holds 0 where a spike reached it and [`NEVER`] elsewhere.
-/// Computed one output row at a time so only `out_w × maps` potentials (`v_row`) are live.
+/// Computed one output row at a time so only `out_w × maps` potentials (`v_row`) are live; with
+/// stride 1 the row holds its columns in reverse order (see the scatter below).
 pub fn forward_final<W: WeightRow + ?Sized>(
     g: &ConvGeom,
     w: &W,
@@ -437,18 +438,29 @@ pub fn forward_final<W: WeightRow + ?Sized>(
                 // Spiking columns as a bit mask, 64 at a time: a branch-free scan, then a visit
                 // of the spikes only (a branch per cell mispredicts on sparse random input).
                 for (chunk, cells) in row.chunks(64).enumerate() {
-                    let mut mask = 0u64;
-                    for (i, &t) in cells.iter().enumerate() {
-                        mask |= u64::from(t != NEVER) << i;
-                    }
+                    let mut mask = spiking_mask(cells);
                     while mask != 0 {
                         let ix = chunk * 64 + mask.trailing_zeros() as usize;
                         mask &= mask - 1;
                         let px = ix + pad;
-                        let (x0, x1) = reach(px, k, s, ow);
-                        for ox in x0..x1 {
-                            let kx = px - ox * s;
-                            w.add_row(g.syn(c, ky, kx) * m, &mut v_row[ox * m..ox * m + m]);
+                        if s == 1 {
+                            // Reversed columns: kx and the slot grow together, so the spike's
+                            // whole kernel row is one contiguous add of (x1 − x0)·m lanes.
+                            let (x0, x1) = ((px + 1).saturating_sub(k), (px + 1).min(ow));
+                            if x0 >= x1 {
+                                continue;
+                            }
+                            let (r0, kx0) = (ow - x1, px + 1 - x1);
+                            w.add_row(
+                                g.syn(c, ky, kx0) * m,
+                                &mut v_row[r0 * m..(r0 + x1 - x0) * m],
+                            );
+                        } else {
+                            let (x0, x1) = reach(px, k, s, ow);
+                            for ox in x0..x1 {
+                                let kx = px - ox * s;
+                                w.add_row(g.syn(c, ky, kx) * m, &mut v_row[ox * m..ox * m + m]);
+                            }
                         }
                     }
                 }
@@ -473,7 +485,8 @@ pub fn forward_final<W: WeightRow + ?Sized>(
                 Some(p) => reach(ox + p.pad as usize, p.k as usize, p.stride as usize, ow_o),
                 None => (ox, ox + 1),
             };
-            let vr = &v_row[ox * m..ox * m + m];
+            let slot = if s == 1 { ow - 1 - ox } else { ox };
+            let vr = &v_row[slot * m..slot * m + m];
             // Compare 32 maps at a time into a bit mask (vectorises), then visit the spikes only.
             for (blk, (vc, tc)) in vr.chunks(32).zip(theta[..m].chunks(32)).enumerate() {
                 let mut mask = 0u32;

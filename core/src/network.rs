@@ -6,7 +6,7 @@ use crate::encode::{EncodeScratch, encode};
 use crate::error::{Error, Result, need};
 use crate::layer::forward_final;
 use crate::model::{LayerArch, Model, le_i32};
-use crate::spikes::{NEVER, words};
+use crate::spikes::{spiking_mask, words};
 
 /// Largest map any layer of `arch` reads or writes (elements).
 pub fn max_map(model: &Model<'_>) -> usize {
@@ -77,10 +77,7 @@ pub fn features<W: WeightRow>(
     // Branch-free packing: 32 spike times into one word.
     let mut n = 0;
     for (o, cells) in out[..words(nf)].iter_mut().zip(src[..nf].chunks(32)) {
-        let mut word = 0u32;
-        for (i, &t) in cells.iter().enumerate() {
-            word |= u32::from(t != NEVER) << i;
-        }
+        let word = spiking_mask(cells) as u32;
         *o = word;
         n += word.count_ones() as usize;
     }

@@ -10,6 +10,33 @@ pub const NEVER: u8 = u8::MAX;
 /// Largest supported number of time steps (`NEVER` must stay out of range).
 pub const MAX_STEPS: u8 = 254;
 
+/// Bit `i` set iff `cells[i]` is not [`NEVER`], for up to 64 cells (later cells are ignored).
+///
+/// Eight cells per step with word arithmetic (a per-cell shift-or loop compiles to a slow
+/// lane-by-lane gather): per byte, the high bit of `((b & 0x7f) + 0x7f) | b` says `b != 0`
+/// (with `b` the complemented cell, zero for `NEVER`), and one multiplication moves the eight
+/// high bits into the top byte.
+#[inline]
+pub fn spiking_mask(cells: &[u8]) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    let cells = &cells[..cells.len().min(64)];
+    let mut mask = 0u64;
+    let mut chunks = cells.chunks_exact(8);
+    for (j, c) in (&mut chunks).enumerate() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        let x = !u64::from_le_bytes(b);
+        let nonzero = (((x & LOW7) + LOW7) | x) & !LOW7;
+        mask |= ((nonzero >> 7).wrapping_mul(GATHER) >> 56) << (8 * j);
+    }
+    let base = cells.len() - chunks.remainder().len();
+    for (i, &t) in chunks.remainder().iter().enumerate() {
+        mask |= u64::from(t != NEVER) << (base + i);
+    }
+    mask
+}
+
 /// Sorts the spiking entries of `times` by time (counting sort): `order` receives their indices,
 /// `starts[t]..starts[t + 1]` delimits step `t`. Returns the number of spiking entries.
 ///

@@ -69,7 +69,8 @@ fn geometry() -> impl Strategy<Value = ConvGeom> {
     (
         1u16..=3,
         1u16..=7,
-        1u16..=7,
+        // Wide enough for the word-at-a-time spike scan (8 cells per step) to be exercised.
+        1u16..=19,
         1u16..=4,
         1u8..=3,
         1u8..=2,
@@ -456,6 +457,19 @@ proptest! {
                 prop_assert!(inhibited, "{:?} should have won", q);
             }
         }
+    }
+
+    /// The word-at-a-time spike mask equals the cell-by-cell definition, for any length
+    /// (cells past 64 are ignored).
+    #[test]
+    fn spiking_mask_matches_cells(cells in vec(prop_oneof![1 => Just(NEVER), 1 => any::<u8>()], 0..80)) {
+        let mut expect = 0u64;
+        for (i, &t) in cells.iter().take(64).enumerate() {
+            if t != NEVER {
+                expect |= 1 << i;
+            }
+        }
+        prop_assert_eq!(hebb_core::spikes::spiking_mask(&cells), expect);
     }
 
     /// Time-free inference (`forward_final`) equals "spiked at any step" of a full simulation
