@@ -51,8 +51,10 @@ impl EncoderParams {
         if self.h == 0 || self.w == 0 || self.n_filters == 0 {
             return Err(Error::InvalidParam("encoder: empty image or no filters"));
         }
-        if self.k == 0 || self.k.is_multiple_of(2) {
-            return Err(Error::InvalidParam("encoder: filter size must be odd"));
+        if self.k == 0 || self.k.is_multiple_of(2) || self.k > MAX_K {
+            return Err(Error::InvalidParam(
+                "encoder: filter size must be odd and at most 31",
+            ));
         }
         if self.pad != self.k / 2 {
             return Err(Error::InvalidParam(
@@ -82,6 +84,31 @@ impl EncoderParams {
     /// Number of kernel values (`n_filters × k × k`).
     pub const fn n_kernel(&self) -> usize {
         self.n_filters as usize * self.k as usize * self.k as usize
+    }
+}
+
+/// Output columns filtered per block (the padded input span lives on the stack).
+const BLOCK: usize = 64;
+
+/// Largest filter size (bounds the stack buffer of one block's input span).
+pub const MAX_K: u8 = 31;
+
+/// Lanes of [`mul_add`].
+const LANES: usize = 8;
+
+/// `out[i] += src[i] · k` for lengths that are multiples of [`LANES`], in fixed-width groups
+/// so that it vectorises.
+#[inline]
+fn mul_add(out: &mut [i32], src: &[i32], k: i32) {
+    for (o, s) in out.chunks_exact_mut(LANES).zip(src.chunks_exact(LANES)) {
+        if let (Ok(o), Ok(s)) = (
+            <&mut [i32; LANES]>::try_from(o),
+            <&[i32; LANES]>::try_from(s),
+        ) {
+            for i in 0..LANES {
+                o[i] += s[i] * k;
+            }
+        }
     }
 }
 
@@ -132,26 +159,35 @@ pub fn encode(
         }
         for y in 0..h {
             let row = &mut s.resp[fi * plane + y * w..fi * plane + (y + 1) * w];
-            row.fill(0);
-            for ky in 0..k {
-                let iy = y as isize + ky as isize - pad;
-                if iy < 0 || iy >= h as isize {
-                    continue;
-                }
-                let img = &image[iy as usize * w..(iy as usize + 1) * w];
-                for kx in 0..k {
-                    let kv = ker[ky * k + kx];
-                    // x + kx − pad must lie in [0, w).
-                    let x0 = (pad - kx as isize).max(0) as usize;
-                    let x1 = ((w as isize) + pad - kx as isize).min(w as isize).max(0) as usize;
-                    if x0 >= x1 {
+            // Blocks of up to BLOCK output columns: the image columns they read, zero padded and
+            // widened once per kernel row, make every tap a multiply-add over a multiple of 8
+            // lanes (no remainder loop: its masked stores stall the next tap's loads).
+            for bx in (0..w).step_by(BLOCK) {
+                let bw = BLOCK.min(w - bx);
+                let bw8 = bw.next_multiple_of(LANES);
+                let mut acc = [0i32; BLOCK];
+                for ky in 0..k {
+                    let iy = y as isize + ky as isize - pad;
+                    if iy < 0 || iy >= h as isize {
                         continue;
                     }
-                    let src = &img[(x0 as isize + kx as isize - pad) as usize..];
-                    for (r, &p) in row[x0..x1].iter_mut().zip(src) {
-                        *r += i32::from(p) * kv;
+                    let img = &image[iy as usize * w..(iy as usize + 1) * w];
+                    // prow[j] = pixel at column bx − pad + j (0 outside the image).
+                    let mut prow = [0i32; BLOCK + MAX_K as usize - 1];
+                    for (j, v) in prow[..bw + 2 * pad as usize].iter_mut().enumerate() {
+                        let x = (bx + j) as isize - pad;
+                        if x >= 0 && (x as usize) < w {
+                            *v = i32::from(img[x as usize]);
+                        }
+                    }
+                    for kx in 0..k {
+                        let kv = ker[ky * k + kx];
+                        if kv != 0 {
+                            mul_add(&mut acc[..bw8], &prow[kx..kx + bw8], kv);
+                        }
                     }
                 }
+                row[bx..bx + bw].copy_from_slice(&acc[..bw]);
             }
             for r in row.iter_mut() {
                 if *r < p.threshold || *r <= 0 {
@@ -169,15 +205,20 @@ pub fn encode(
     for fi in 0..f {
         let resp = &s.resp[fi * plane..(fi + 1) * plane];
         if r > 0 {
-            // Horizontal box sums, then vertical sums evaluated only where needed.
+            // Horizontal box sums (a sliding window), then vertical sums evaluated only where
+            // needed.
             for y in 0..h {
+                let src = &resp[y * w..(y + 1) * w];
+                let dst = &mut s.rows[y * w..(y + 1) * w];
+                let mut acc: i64 = src[..(r + 1).min(w)].iter().map(|&v| i64::from(v)).sum();
                 for x in 0..w {
-                    let lo = x.saturating_sub(r);
-                    let hi = (x + r + 1).min(w);
-                    s.rows[y * w + x] = resp[y * w + lo..y * w + hi]
-                        .iter()
-                        .map(|&v| i64::from(v))
-                        .sum();
+                    dst[x] = acc;
+                    if x + r + 1 < w {
+                        acc += i64::from(src[x + r + 1]);
+                    }
+                    if x >= r {
+                        acc -= i64::from(src[x - r]);
+                    }
                 }
             }
         }
