@@ -147,6 +147,7 @@ pub fn encode(
     need("keys", s.keys, p.n_out())?;
     need("times", times, p.n_out())?;
     let pad = p.pad as isize;
+    let upad = p.pad as usize;
 
     // 1. Filter + threshold (responses below threshold, negative ones included, become 0).
     //    Row-wise accumulation in i32 (the filter gain was bounded when it was quantised, and
@@ -157,6 +158,7 @@ pub fn encode(
         if gain > i64::from(i32::MAX) {
             return Err(Error::InvalidParam("encoder: filter gain overflows i32"));
         }
+        let mut prow = [0i32; BLOCK + MAX_K as usize - 1];
         for y in 0..h {
             let row = &mut s.resp[fi * plane + y * w..fi * plane + (y + 1) * w];
             // Blocks of up to BLOCK output columns: the image columns they read, zero padded and
@@ -172,14 +174,15 @@ pub fn encode(
                         continue;
                     }
                     let img = &image[iy as usize * w..(iy as usize + 1) * w];
-                    // prow[j] = pixel at column bx − pad + j (0 outside the image).
-                    let mut prow = [0i32; BLOCK + MAX_K as usize - 1];
-                    for (j, v) in prow[..bw + 2 * pad as usize].iter_mut().enumerate() {
-                        let x = (bx + j) as isize - pad;
-                        if x >= 0 && (x as usize) < w {
-                            *v = i32::from(img[x as usize]);
-                        }
+                    // prow[j] = pixel at column bx − pad + j (0 outside the image); every
+                    // entry the taps read is rewritten, so the buffer is zeroed only once.
+                    let span = bw8 + k - 1;
+                    let (lo, hi) = (upad.saturating_sub(bx), (w + upad - bx).min(span));
+                    prow[..lo].fill(0);
+                    for (v, &px) in prow[lo..hi].iter_mut().zip(&img[bx + lo - upad..]) {
+                        *v = i32::from(px);
                     }
+                    prow[hi..span].fill(0);
                     for kx in 0..k {
                         let kv = ker[ky * k + kx];
                         if kv != 0 {

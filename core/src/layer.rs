@@ -379,12 +379,16 @@ pub fn stdp_update(
 /// Output rows (or columns) `[lo, hi)` whose window contains padded coordinate `p`.
 #[inline]
 pub(crate) fn reach(p: usize, k: usize, s: usize, out: usize) -> (usize, usize) {
-    let lo = if p + 1 > k {
-        (p + 1 - k).div_ceil(s)
-    } else {
-        0
+    // Strides are almost always powers of two: shifts instead of two divisions per call.
+    let div = |a: usize| {
+        if s.is_power_of_two() {
+            a >> s.trailing_zeros()
+        } else {
+            a / s
+        }
     };
-    let hi = (p / s + 1).min(out);
+    let lo = if p + 1 > k { div(p + 1 - k + s - 1) } else { 0 };
+    let hi = (div(p) + 1).min(out);
     (lo, hi.max(lo))
 }
 
