@@ -236,6 +236,18 @@ pub struct ReadoutConfig {
     /// in the four directions (the spiking layers never see them).
     #[serde(default)]
     pub shift_augment: u8,
+    /// Candidate values of C: when not empty, C is chosen among them by accuracy on a validation
+    /// split held out of the training set (then the readout is refitted on all of it), and `c`
+    /// is not used.
+    #[serde(default)]
+    pub c_grid: Vec<f64>,
+    /// Fraction of each class's training samples held out to choose C (with `c_grid`).
+    #[serde(default = "default_validation")]
+    pub validation: f64,
+}
+
+fn default_validation() -> f64 {
+    0.1
 }
 
 /// A complete, resolved training configuration.
@@ -653,6 +665,17 @@ impl TrainConfig {
         }
         if !(self.readout.c.is_finite() && self.readout.c > 0.0) {
             return bad("readout.c".into(), "must be > 0");
+        }
+        for (i, &c) in self.readout.c_grid.iter().enumerate() {
+            if !(c.is_finite() && c > 0.0) {
+                return bad(format!("readout.c_grid[{i}]"), "must be > 0");
+            }
+        }
+        if self.readout.c_grid.len() > 32 {
+            return bad("readout.c_grid".into(), "at most 32 values");
+        }
+        if !(self.readout.validation > 0.0 && self.readout.validation <= 0.5) {
+            return bad("readout.validation".into(), "must be in (0, 0.5]");
         }
         if self.readout.shift_augment > 4 {
             return bad("readout.shift_augment".into(), "must be <= 4");

@@ -144,6 +144,108 @@ pub fn train(
     }
 }
 
+impl Sparse {
+    /// The rows `rows`, in that order.
+    pub fn subset(&self, rows: &[usize]) -> Self {
+        let mut starts = Vec::with_capacity(rows.len() + 1);
+        let mut idx = Vec::new();
+        starts.push(0);
+        for &i in rows {
+            idx.extend_from_slice(self.row(i));
+            starts.push(idx.len());
+        }
+        Self {
+            starts,
+            idx,
+            n_features: self.n_features,
+        }
+    }
+}
+
+/// Validation accuracy of one candidate C.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct CScore {
+    /// Regularisation.
+    pub c: f64,
+    /// Accuracy on the held-out split (the core's integer readout).
+    pub accuracy: f64,
+}
+
+/// Chooses C among `grid` by accuracy on a validation split: per class, the last
+/// `⌊fraction · n_class⌋` (at least one) of the `n_orig` original training samples are held out.
+/// `x` and `labels` may extend the originals with augmented copies laid out as
+/// [`augment`] writes them (copy `j` of sample `i` at `i + n_orig · (j + 1)`); a held-out
+/// sample's copies are held out with it. `orig` holds the originals' bit sets (validation runs
+/// through the same quantised readout as the model). Ties go to the smaller C. `on_score` sees
+/// each candidate's result as soon as it is known (progress).
+#[allow(clippy::too_many_arguments)]
+pub fn select_c(
+    x: &Sparse,
+    labels: &[u8],
+    orig: &FeatureSet,
+    n_classes: usize,
+    grid: &[f64],
+    fraction: f64,
+    epochs: u16,
+    seed: u64,
+    mut on_score: impl FnMut(CScore),
+) -> (f64, Vec<CScore>) {
+    let n_orig = orig.len();
+    let mut per_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for (i, &l) in labels[..n_orig].iter().enumerate() {
+        if let Some(v) = per_class.get_mut(l as usize) {
+            v.push(i);
+        }
+    }
+    let mut held = vec![false; n_orig];
+    for v in &per_class {
+        if v.len() < 2 {
+            continue;
+        }
+        let k = ((v.len() as f64 * fraction) as usize).clamp(1, v.len() - 1);
+        for &i in &v[v.len() - k..] {
+            held[i] = true;
+        }
+    }
+    let fit_rows: Vec<usize> = (0..x.len()).filter(|&i| !held[i % n_orig]).collect();
+    let val_rows: Vec<usize> = (0..n_orig).filter(|&i| held[i]).collect();
+    let x_fit = x.subset(&fit_rows);
+    let y_fit: Vec<u8> = fit_rows.iter().map(|&i| labels[i]).collect();
+    let mut val = FeatureSet {
+        n_features: orig.n_features,
+        words: orig.words,
+        bits: Vec::with_capacity(val_rows.len() * orig.words),
+    };
+    for &i in &val_rows {
+        val.bits.extend_from_slice(orig.sample(i));
+    }
+    let y_val: Vec<u8> = val_rows.iter().map(|&i| labels[i]).collect();
+    let mut scores: Vec<CScore> = grid
+        .iter()
+        .map(|&c| {
+            let r = train(&x_fit, &y_fit, n_classes, c, epochs, seed);
+            let score = CScore {
+                c,
+                accuracy: evaluate(&r, &val, &y_val).0,
+            };
+            on_score(score);
+            score
+        })
+        .collect();
+    let best = scores
+        .iter()
+        .copied()
+        .fold(None::<CScore>, |b, s| match b {
+            Some(b) if b.accuracy > s.accuracy || (b.accuracy == s.accuracy && b.c <= s.c) => {
+                Some(b)
+            }
+            _ => Some(s),
+        })
+        .map_or(1.0, |b| b.c);
+    scores.sort_by(|a, b| a.c.total_cmp(&b.c));
+    (best, scores)
+}
+
 /// Little-endian bytes of a readout, for the core's [`hebb_core::model::ReadoutBlob`].
 pub fn blob_bytes(r: &Readout) -> (Vec<u8>, Vec<u8>) {
     (

@@ -679,11 +679,44 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
         100.0 * x.density(),
         (f_train.len() + f_test.len()) as f64 / feat_secs.max(1e-9)
     ));
+    let (c, c_scores) = if cfg.readout.c_grid.is_empty() {
+        (cfg.readout.c, Vec::new())
+    } else {
+        let pb = bar(
+            opts.progress,
+            cfg.readout.c_grid.len() as u64,
+            "readout C".into(),
+        );
+        let (c, scores) = crate::readout::select_c(
+            &x,
+            &aug_labels,
+            &f_train,
+            cfg.n_classes as usize,
+            &cfg.readout.c_grid,
+            cfg.readout.validation,
+            cfg.readout.epochs,
+            cfg.seed,
+            |s| {
+                pb.inc(1);
+                log.info(&format!(
+                    "readout C = {}: validation accuracy {:.2} %",
+                    s.c,
+                    100.0 * s.accuracy
+                ));
+            },
+        );
+        pb.finish_and_clear();
+        log.info(&format!(
+            "readout C = {c} chosen on {:.0} % of the training set held out; refitting on all of it",
+            100.0 * cfg.readout.validation
+        ));
+        (c, scores)
+    };
     let r = crate::readout::train(
         &x,
         &aug_labels,
         cfg.n_classes as usize,
-        cfg.readout.c,
+        c,
         cfg.readout.epochs,
         cfg.seed,
     );
@@ -738,6 +771,10 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
         "n_features": f_train.n_features,
         "feature_density": x.density(),
         "feature_samples_per_sec": (f_train.len() + f_test.len()) as f64 / feat_secs.max(1e-9),
+        "readout": {
+            "c": c,
+            "validation": if c_scores.is_empty() { None } else { Some(&c_scores) },
+        },
         "layers": layers,
         "confusion": conf,
         "total_seconds": t0.elapsed().as_secs_f64(),

@@ -518,6 +518,16 @@ fn invalid_configs_and_flags_are_rejected() {
             "readout.c",
         ),
         (
+            "readout-c-grid",
+            "preset = \"mcu\"\n[readout]\nc_grid = [0.1, -1.0]\n",
+            "readout.c_grid[1]",
+        ),
+        (
+            "readout-validation",
+            "preset = \"mcu\"\n[readout]\nvalidation = 0.9\n",
+            "readout.validation",
+        ),
+        (
             "n-classes",
             "preset = \"mcu\"\nn_classes = 1\n",
             "n_classes",
