@@ -320,6 +320,8 @@ epochs = 20
 c = 2.4
 epochs = 40
 shift_augment = 1
+c_grid = [0.0003, 0.001, 0.003, 0.01, 2.4]
+validation = 0.1
 "#
         }
         // Kirkland et al. 2023 (IGARSS) encoder settings as SpikeSEG's authors trained them,
