@@ -102,7 +102,11 @@ impl WeightRow for Le16<'_> {
                 }
             }
         }
-        for (d, b) in dc.into_remainder().iter_mut().zip(sc.remainder().chunks_exact(2)) {
+        for (d, b) in dc
+            .into_remainder()
+            .iter_mut()
+            .zip(sc.remainder().chunks_exact(2))
+        {
             *d += i32::from(u16::from_le_bytes([b[0], b[1]]));
         }
     }

@@ -103,7 +103,8 @@ pub struct EvalArgs {
     #[arg(long)]
     pub train: bool,
     /// Refit the readout on the training split with each of these C values and report test
-    /// accuracy (model selection; the model file is not changed).
+    /// accuracy (a study on the test set; the trainer itself chooses C on a validation split held
+    /// out of the training set, `[readout] c_grid`). The model file is not changed.
     #[arg(long, value_delimiter = ',')]
     pub refit_c: Vec<f64>,
     /// With --refit-c: also train on copies of the training images shifted by up to this many
