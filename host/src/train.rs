@@ -706,6 +706,17 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
             },
         );
         pb.finish_and_clear();
+        let pts: Vec<(f64, f64)> = scores
+            .iter()
+            .map(|s| (s.c.log10(), 100.0 * s.accuracy))
+            .collect();
+        let _ = crate::plot::line_chart(
+            &run.join("plots/readout_c.png"),
+            "readout: validation accuracy per C",
+            &[("validation", pts.as_slice())],
+            "log10 C",
+            "accuracy (%)",
+        );
         log.info(&format!(
             "readout C = {c} chosen on {:.0} % of the training set held out; refitting on all of it",
             100.0 * cfg.readout.validation

@@ -268,6 +268,17 @@ fn check_run_folder(run: &Path, resumed: bool) {
     }
     assert_eq!(fin["n_train"], N_TRAIN as u64);
     assert_eq!(fin["n_test"], N_TEST as u64);
+    // The readout's C was chosen on the preset's grid, every candidate scored.
+    let grid = [0.0003, 0.001, 0.003, 0.01, 2.4];
+    let c = fin["readout"]["c"].as_f64().unwrap();
+    assert!(grid.contains(&c), "chosen C {c}");
+    let scored: Vec<f64> = fin["readout"]["validation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["c"].as_f64().unwrap())
+        .collect();
+    assert_eq!(scored, grid);
 
     // Log, TensorBoard events (one file per process), plots.
     let log = std::fs::read_to_string(run.join("logs/train.log")).unwrap();
@@ -285,6 +296,7 @@ fn check_run_folder(run: &Path, resumed: bool) {
         "wins_conv1.png",
         "wins_conv2.png",
         "convergence.png",
+        "readout_c.png",
     ] {
         assert!(plots.contains(p), "plots/{p} missing: {plots:?}");
     }
