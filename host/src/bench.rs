@@ -98,10 +98,22 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
         .copied()
         .collect();
     let nall = split.train.len() + split.test.len();
-    let t = Instant::now();
-    let f = be.features(&net, &all)?;
-    let s = t.elapsed().as_secs_f64();
-    rows.push(("feature extraction".into(), nall as f64 / s, nall, s));
+    let mut runs = Vec::with_capacity(a.repeat as usize);
+    for _ in 0..a.repeat.max(1) {
+        let t = Instant::now();
+        let f = be.features(&net, &all)?;
+        runs.push(t.elapsed().as_secs_f64());
+        drop(f);
+    }
+    runs.sort_by(f64::total_cmp);
+    let s = runs[runs.len() / 2];
+    let name = if runs.len() > 1 {
+        format!("feature extraction (median of {})", runs.len())
+    } else {
+        "feature extraction".into()
+    };
+    rows.push((name, nall as f64 / s, nall, s));
+    let (fast, slow) = (runs[0], runs[runs.len() - 1]);
     let peak = peak_memory();
     println!(
         "hebb bench: preset `{}`, data `{data}`, device {}",
@@ -115,13 +127,20 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
     for (name, rate, n, s) in &rows {
         println!("{name:<34} {rate:>14.0} {n:>9} {s:>9.3}");
     }
+    if runs.len() > 1 {
+        println!(
+            "feature extraction over {} runs: fastest {:.0}, slowest {:.0} samples/s",
+            runs.len(),
+            nall as f64 / fast,
+            nall as f64 / slow
+        );
+    }
     if let Some(p) = peak {
         println!(
             "peak memory (VmHWM): {:.1} MiB",
             p as f64 / (1024.0 * 1024.0)
         );
     }
-    let _ = f;
     if let Some(path) = &a.json {
         let j = serde_json::json!({
             "preset": a.paper,
@@ -130,6 +149,7 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
             "threads": rayon::current_num_threads(),
             "stages": rows.iter().map(|(n, r, c, s)| serde_json::json!({"stage": n, "samples_per_sec": r, "samples": c, "seconds": s})).collect::<Vec<_>>(),
             "peak_memory_bytes": peak,
+            "feature_extraction_runs_samples_per_sec": runs.iter().map(|s| nall as f64 / s).collect::<Vec<_>>(),
         });
         crate::io::write_atomic(path, serde_json::to_string_pretty(&j)?.as_bytes())?;
     }

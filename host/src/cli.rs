@@ -170,6 +170,10 @@ pub struct BenchArgs {
     /// Write the results as JSON here too.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Times the feature extraction stage is run; the table shows the median run (shared
+    /// machines are noisy), the line below it the fastest and slowest.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
     #[command(flatten)]
     /// Device.
     pub dev: DeviceArgs,
