@@ -191,6 +191,11 @@ pub fn select_c(
     mut on_score: impl FnMut(CScore),
 ) -> (f64, Vec<CScore>) {
     let n_orig = orig.len();
+    if n_orig == 0 || x.len() < n_orig || labels.len() < x.len() {
+        // Nothing to hold out (or inconsistent inputs): no candidate can be scored.
+        let smallest = grid.iter().copied().reduce(f64::min).unwrap_or(1.0);
+        return (smallest, Vec::new());
+    }
     let mut per_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
     for (i, &l) in labels[..n_orig].iter().enumerate() {
         if let Some(v) = per_class.get_mut(l as usize) {

@@ -103,3 +103,13 @@ fn the_best_validation_score_wins_and_ties_go_to_the_smaller_c() {
     );
     assert_eq!(seen.len(), 3);
 }
+
+#[test]
+fn nothing_to_hold_out_scores_nothing() {
+    let empty = feature_set(8, &[]);
+    let x = Sparse::from_features(&feature_set(8, &[vec![1], vec![2]]));
+    // No originals behind the rows: no split, no score, the smallest candidate, no panic.
+    let (c, scores) = select_c(&x, &[0, 1], &empty, 2, &[0.5, 0.1], 0.1, 5, 1, |_| {});
+    assert_eq!(c, 0.1);
+    assert!(scores.is_empty());
+}
