@@ -447,20 +447,19 @@ pub fn forward_final<W: WeightRow + ?Sized>(
                         let ix = chunk * 64 + mask.trailing_zeros() as usize;
                         mask &= mask - 1;
                         let px = ix + pad;
+                        let (x0, x1) = reach(px, k, s, ow);
+                        if x0 >= x1 {
+                            continue;
+                        }
                         if s == 1 {
                             // Reversed columns: kx and the slot grow together, so the spike's
                             // whole kernel row is one contiguous add of (x1 − x0)·m lanes.
-                            let (x0, x1) = ((px + 1).saturating_sub(k), (px + 1).min(ow));
-                            if x0 >= x1 {
-                                continue;
-                            }
                             let (r0, kx0) = (ow - x1, px + 1 - x1);
                             w.add_row(
                                 g.syn(c, ky, kx0) * m,
                                 &mut v_row[r0 * m..(r0 + x1 - x0) * m],
                             );
                         } else {
-                            let (x0, x1) = reach(px, k, s, ow);
                             for ox in x0..x1 {
                                 let kx = px - ox * s;
                                 w.add_row(g.syn(c, ky, kx) * m, &mut v_row[ox * m..ox * m + m]);
