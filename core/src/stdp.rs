@@ -18,8 +18,10 @@
 //! whereas the real-valued rule keeps moving towards 0 and 1. Depressed synapses then keep a
 //! residue that sums over a receptive field: on the kheradpisheh2018 network it raised layer-2
 //! feature density from ~11 % to ~20 % and cost about half a point of accuracy. With the floor,
-//! weights reach the bounds as the real rule's do, and every update stays within one LSB of it. The updates of all winners of one map are computed from the same weights,
-//! summed in `i32` and added once; the result saturates to `[0, 65535]` and never wraps.
+//! weights reach the bounds as the real rule's do, and every update stays within one LSB of it.
+//!
+//! The updates of all winners of one map are computed from the same weights, summed in `i32`
+//! and added once; the result saturates to `[0, 65535]` and never wraps.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};

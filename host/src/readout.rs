@@ -46,6 +46,21 @@ impl Sparse {
     pub fn row(&self, i: usize) -> &[u32] {
         &self.idx[self.starts[i]..self.starts[i + 1]]
     }
+    /// The rows `rows`, in that order.
+    pub fn subset(&self, rows: &[usize]) -> Self {
+        let mut starts = Vec::with_capacity(rows.len() + 1);
+        let mut idx = Vec::new();
+        starts.push(0);
+        for &i in rows {
+            idx.extend_from_slice(self.row(i));
+            starts.push(idx.len());
+        }
+        Self {
+            starts,
+            idx,
+            n_features: self.n_features,
+        }
+    }
     /// Mean fraction of active features.
     pub fn density(&self) -> f64 {
         if self.is_empty() || self.n_features == 0 {
@@ -141,24 +156,6 @@ pub fn train(
         n_classes,
         weights,
         bias,
-    }
-}
-
-impl Sparse {
-    /// The rows `rows`, in that order.
-    pub fn subset(&self, rows: &[usize]) -> Self {
-        let mut starts = Vec::with_capacity(rows.len() + 1);
-        let mut idx = Vec::new();
-        starts.push(0);
-        for &i in rows {
-            idx.extend_from_slice(self.row(i));
-            starts.push(idx.len());
-        }
-        Self {
-            starts,
-            idx,
-            n_features: self.n_features,
-        }
     }
 }
 
