@@ -652,6 +652,48 @@ fn cuda_without_a_gpu_fails_with_a_reason() {
     assert!(stderr.contains("no usable GPU"), "{stderr}");
 }
 
+/// The whole trainer on the GPU writes the very bytes of the CPU run's model. Skipped (and said
+/// so) without a usable GPU, unless `HEBB_REQUIRE_CUDA=1`.
+#[test]
+fn cuda_trains_the_cpu_model_byte_for_byte() {
+    if let Err(e) = backend::open(DeviceChoice::Cuda) {
+        assert_ne!(
+            std::env::var("HEBB_REQUIRE_CUDA").as_deref(),
+            Ok("1"),
+            "HEBB_REQUIRE_CUDA=1 but no usable GPU: {e}"
+        );
+        eprintln!("skipped: {e}");
+        return;
+    }
+    let f = Fixture::new();
+    let mut args = f.train_args("G");
+    let dev = args.iter().position(|a| *a == "cpu").unwrap();
+    args[dev] = "cuda";
+    // Not in-process: probing CUDA swaps the process's panic hook.
+    let out = f.hebb(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let log = String::from_utf8_lossy(&f.read("runs/G/logs/train.log")).into_owned();
+    assert!(
+        log.contains("cuda: "),
+        "the run should say it used CUDA:\n{log}"
+    );
+    assert!(
+        f.read("runs/G/model.hebb") == f.read("runs/A/model.hebb"),
+        "CUDA and CPU trained different models"
+    );
+    let metrics = |run: &str| -> serde_json::Value {
+        let mut m: serde_json::Value =
+            serde_json::from_slice(&f.read(&format!("runs/{run}/metrics_final.json"))).unwrap();
+        // Timings and the device differ by nature; everything learned must not.
+        for k in ["device", "seconds", "wall_seconds", "samples_per_second"] {
+            m.as_object_mut().unwrap().remove(k);
+        }
+        m
+    };
+    assert_eq!(metrics("G")["test_accuracy"], metrics("A")["test_accuracy"]);
+}
+
 #[test]
 fn inspect_predict_eval_export_work_on_a_trained_model() {
     let f = Fixture::new();

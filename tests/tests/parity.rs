@@ -490,6 +490,34 @@ fn train_kh_layer1(d: &mut Dev) {
 }
 test_device!(train_kh_layer1, train_kh_layer1_cpu, train_kh_layer1_cuda);
 
+/// Weights at the soft bound's ends, where the exact multiplicative update is below half an LSB
+/// and the one-LSB floor decides (a few hundred LSB from 0 or from 65,535).
+fn train_extreme_weights(d: &mut Dev) {
+    let f = kh_fixture();
+    let t = layer_train(&kh().layers[0], 0).expect("train params");
+    let mut net = net_of(kh());
+    for (i, w) in net.weights[0].iter_mut().enumerate() {
+        let r = ((i as u32).wrapping_mul(2_654_435_761) >> 16) % 400;
+        *w = if i % 3 == 0 {
+            65_535 - r as u16
+        } else {
+            r as u16
+        };
+    }
+    let order: Vec<u32> = (0..200).collect();
+    let want = ref_train(&net, 0, &t, &f.enc, &[&order]);
+    let got = dev_train(d, &net, 0, &t, &f.enc, &[&order]);
+    assert!(want.stats.winners > 0, "the case must learn something");
+    assert_eq!(got.stats, want.stats);
+    assert_eq!(got.wins, want.wins);
+    first_diff("extreme weights", &got.weights, &want.weights, 1);
+}
+test_device!(
+    train_extreme_weights,
+    train_extreme_weights_cpu,
+    train_extreme_weights_cuda
+);
+
 fn train_kh_layer2(d: &mut Dev) {
     let f = kh_fixture();
     let t = layer_train(&kh().layers[1], 1).expect("train params");
