@@ -330,19 +330,10 @@ pub fn stdp_update(
     winners: &mut [Winner],
     p: &StdpParams,
 ) -> Result<()> {
-    need("weights", w, g.n_weights())?;
-    need("input", input, g.input.len())?;
-    let m = g.out_c as usize;
-    let out = g.output();
-    if winners
-        .iter()
-        .any(|x| x.map as usize >= m || x.y >= out.h || x.x >= out.w)
-    {
-        return Err(Error::InvalidParam("winner outside the layer"));
-    }
+    check_stdp(g, w, input, winners)?;
     winners.sort_unstable_by_key(|x| x.map);
-    let (k, s, pad) = (g.k as usize, g.stride as usize, g.pad as usize);
-    let (h, wd) = (g.input.h as usize, g.input.w as usize);
+    let m = g.out_c as usize;
+    let k = g.k as usize;
     let mut i = 0;
     while i < winners.len() {
         let map = winners[i].map as usize;
@@ -356,17 +347,10 @@ pub fn stdp_update(
                 for kx in 0..k {
                     let wi = g.syn(c, ky, kx) * m + map;
                     let w0 = w[wi];
-                    let mut d = 0i32;
-                    for win in group {
-                        let py = win.y as usize * s + ky;
-                        let px = win.x as usize * s + kx;
-                        let pre = if py < pad || px < pad || py - pad >= h || px - pad >= wd {
-                            NEVER
-                        } else {
-                            input[(c * h + py - pad) * wd + px - pad]
-                        };
-                        d += p.delta(w0, is_ltp(pre, win.t));
-                    }
+                    let d = group
+                        .iter()
+                        .map(|win| winner_delta(g, input, win, c, ky, kx, w0, p))
+                        .sum();
                     w[wi] = apply(w0, d);
                 }
             }
@@ -374,6 +358,91 @@ pub fn stdp_update(
         i = j;
     }
     Ok(())
+}
+
+/// Mini-batch STDP, first half: adds the changes [`stdp_update`] would make for `winners` of one
+/// sample to `acc` (one `i32` per weight), computed from `w`, which is left as it is. After every
+/// sample of a batch, [`apply_accumulated`] applies the sums: the winners of all the batch's
+/// samples combine from the same weights, as the winners of one map do within a sample, so a
+/// batch of one sample is exactly [`stdp_update`]. Each `|change|` is at most 65,536, so `acc`
+/// cannot overflow below 32,768 winners per batch.
+pub fn stdp_accumulate(
+    g: &ConvGeom,
+    w: &[u16],
+    input: &[u8],
+    winners: &[Winner],
+    p: &StdpParams,
+    acc: &mut [i32],
+) -> Result<()> {
+    check_stdp(g, w, input, winners)?;
+    need("accumulator", acc, g.n_weights())?;
+    let m = g.out_c as usize;
+    let k = g.k as usize;
+    for win in winners {
+        let map = win.map as usize;
+        for c in 0..g.input.c as usize {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let wi = g.syn(c, ky, kx) * m + map;
+                    acc[wi] += winner_delta(g, input, win, c, ky, kx, w[wi], p);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Mini-batch STDP, second half: `w ← apply(w, acc)` for every weight, and `acc ← 0`.
+pub fn apply_accumulated(w: &mut [u16], acc: &mut [i32]) -> Result<()> {
+    if w.len() != acc.len() {
+        return Err(Error::ShapeMismatch(
+            "accumulator and weights differ in length",
+        ));
+    }
+    for (x, d) in w.iter_mut().zip(acc.iter_mut()) {
+        *x = apply(*x, *d);
+        *d = 0;
+    }
+    Ok(())
+}
+
+fn check_stdp(g: &ConvGeom, w: &[u16], input: &[u8], winners: &[Winner]) -> Result<()> {
+    need("weights", w, g.n_weights())?;
+    need("input", input, g.input.len())?;
+    let out = g.output();
+    if winners
+        .iter()
+        .any(|x| x.map >= g.out_c || x.y >= out.h || x.x >= out.w)
+    {
+        return Err(Error::InvalidParam("winner outside the layer"));
+    }
+    Ok(())
+}
+
+/// STDP change of synapse `(c, ky, kx)` of winner `win`'s kernel, whose weight is `w0`.
+/// Receptive-field cells in the zero padding count as never fired (LTD).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn winner_delta(
+    g: &ConvGeom,
+    input: &[u8],
+    win: &Winner,
+    c: usize,
+    ky: usize,
+    kx: usize,
+    w0: u16,
+    p: &StdpParams,
+) -> i32 {
+    let (s, pad) = (g.stride as usize, g.pad as usize);
+    let (h, wd) = (g.input.h as usize, g.input.w as usize);
+    let py = win.y as usize * s + ky;
+    let px = win.x as usize * s + kx;
+    let pre = if py < pad || px < pad || py - pad >= h || px - pad >= wd {
+        NEVER
+    } else {
+        input[(c * h + py - pad) * wd + px - pad]
+    };
+    p.delta(w0, is_ltp(pre, win.t))
 }
 
 /// Output rows (or columns) `[lo, hi)` whose window contains padded coordinate `p`.

@@ -65,6 +65,9 @@ pub struct TrainArgs {
     /// Epoch budget of every layer (overrides the config).
     #[arg(long)]
     pub epochs: Option<u16>,
+    /// Mini-batch of every layer (overrides the config; 1 = sample after sample).
+    #[arg(long)]
+    pub batch: Option<u32>,
     /// Number of classes of the readout.
     #[arg(long)]
     pub n_classes: Option<u16>,
@@ -83,7 +86,8 @@ pub struct TrainArgs {
     /// Hide progress bars.
     #[arg(long)]
     pub no_progress: bool,
-    /// Stop as if interrupted after this many training samples (for testing resume).
+    /// Stop as if interrupted after this many training samples, rounded up to a whole
+    /// mini-batch (for testing resume).
     #[arg(long, hide = true)]
     pub stop_after_samples: Option<u64>,
     #[command(flatten)]
@@ -255,6 +259,9 @@ fn cmd_train(a: TrainArgs) -> Result<i32> {
             bail!("--epochs must be >= 1");
         }
         cfg.layers.iter_mut().for_each(|l| l.epochs = e);
+    }
+    if let Some(b) = a.batch {
+        cfg.layers.iter_mut().for_each(|l| l.batch = b);
     }
     if let Some(n) = a.n_classes {
         cfg.n_classes = n;

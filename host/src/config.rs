@@ -26,6 +26,9 @@ pub enum ConfigError {
 /// Names of the built-in presets.
 pub const PRESETS: &[&str] = &["kheradpisheh2018", "igarss2023", "mcu"];
 
+/// Largest mini-batch (`layers[i].batch`).
+pub const MAX_BATCH: u32 = 1024;
+
 /// Which fixed filters the encoder uses.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case")]
@@ -212,10 +215,21 @@ pub struct LayerConfig {
     /// Adaptive thresholds.
     #[serde(default)]
     pub homeostasis: Option<HomeostasisConfig>,
+    /// Samples per mini-batch: 1 (default) learns sample after sample; `B > 1` simulates `B`
+    /// consecutive samples with the same weights (in parallel) and then applies their summed
+    /// STDP changes (`hebb_core::layer::stdp_accumulate`).
+    #[serde(default = "one_u32", skip_serializing_if = "is_one")]
+    pub batch: u32,
 }
 
 fn one() -> u8 {
     1
+}
+fn one_u32() -> u32 {
+    1
+}
+fn is_one(x: &u32) -> bool {
+    *x == 1
 }
 fn yes() -> bool {
     true
@@ -605,6 +619,18 @@ impl TrainConfig {
             }
             if l.wta.k == 0 {
                 return bad(k("wta.k"), "must be >= 1");
+            }
+            if !(1..=MAX_BATCH).contains(&l.batch) {
+                return bad(k("batch"), &format!("must be in 1..={MAX_BATCH}"));
+            }
+            if l.batch as u64 * u64::from(l.wta.k) > 32_767 {
+                return bad(k("batch"), "batch × wta.k must be at most 32,767");
+            }
+            if l.batch > 1 && l.homeostasis.is_some() {
+                return bad(
+                    k("batch"),
+                    "mini-batches (batch > 1) and adaptive thresholds (homeostasis) do not combine",
+                );
             }
             let s = &l.stdp;
             if s.rule != "multiplicative" && s.rule != "additive" {

@@ -473,6 +473,7 @@ pub fn parse_learn(b: &[u8]) -> Result<LearnFile> {
         a_plus_cap: le32(body, 28),
         double_every: le32(body, 32),
         inhibit_input: false,
+        batch: 1,
         homeostasis: None,
     };
     let lr = LrState {

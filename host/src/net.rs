@@ -56,6 +56,8 @@ pub struct LayerTrain {
     pub inhibit_input: bool,
     /// Adaptive per-map thresholds (raised when a map fires, decaying back to rest).
     pub homeostasis: Option<hebb_core::homeostasis::AdaptiveThreshold>,
+    /// Samples per mini-batch (1: sample after sample).
+    pub batch: u32,
 }
 
 fn invalid(key: String, e: impl std::fmt::Display) -> crate::config::ConfigError {
@@ -103,6 +105,7 @@ pub fn layer_train(l: &LayerConfig, i: usize) -> Result<LayerTrain, crate::confi
             ),
             None => None,
         },
+        batch: l.batch,
     })
 }
 

@@ -396,12 +396,16 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
             log.set_bar(Some(pb.clone()));
             let ep_t0 = Instant::now();
             let ep_start = st.pos;
+            // Calls (and so interruptions and checkpoints) fall on mini-batch boundaries, which
+            // are counted from the start of the epoch: a resumed run forms the same batches.
+            let bsz = lt.batch.max(1) as usize;
+            let chunk = CHUNK.div_ceil(bsz) * bsz;
             while (st.pos as usize) < n {
                 let a = st.pos as usize;
-                let mut b = (a + CHUNK).min(n);
+                let mut b = (a + chunk).min(n);
                 if let Some(limit) = opts.stop_after {
                     let left = limit.saturating_sub(st.total_samples) as usize;
-                    b = b.min(a + left);
+                    b = b.min(a + left.div_ceil(bsz) * bsz).min(n);
                 }
                 if b > a {
                     if lt.homeostasis.is_some() && !be.supports_adaptive() {

@@ -8,7 +8,9 @@ use hebb_core::convergence::{StopReason, StopRule, StopState, c_l, c_l_parts};
 use hebb_core::encode::{EncodeMode, EncodeScratch, EncoderParams, encode};
 use hebb_core::geometry::{ConvGeom, Padding, PoolGeom, Shape};
 use hebb_core::homeostasis::{AdaptiveThreshold, RateTarget, rate_q16};
-use hebb_core::layer::{NeuronKind, NeuronParams, forward_final, stdp_update};
+use hebb_core::layer::{
+    NeuronKind, NeuronParams, apply_accumulated, forward_final, stdp_accumulate, stdp_update,
+};
 use hebb_core::model::{HEADER_LEN, Model};
 use hebb_core::pool::pool_times;
 use hebb_core::q::{rate_to_f64, widen8};
@@ -383,6 +385,68 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+proptest! {
+    /// Mini-batch STDP: `stdp_accumulate` over the samples of a batch, then `apply_accumulated`,
+    /// moves each synapse by the sum of every sample's winners' changes, each computed from the
+    /// weight before the batch with that sample's input and rates, saturating once; a batch of
+    /// one sample is exactly `stdp_update`.
+    #[test]
+    fn stdp_batch_sums_changes_from_the_batch_weights(
+        (g, w, batch) in geometry().prop_flat_map(|g| (
+            Just(g),
+            vec(weight(), g.n_weights()),
+            vec((
+                times(g.input.len(), 8),
+                vec((0..g.out_c, 0..g.output().h, 0..g.output().w, 0u8..8), 0..4),
+                stdp_params(),
+            ), 1..5),
+        ))
+    ) {
+        let m = g.out_c as usize;
+        let (h, wd) = (g.input.h as i64, g.input.w as i64);
+        let (k, s, pad) = (g.k as i64, g.stride as i64, g.pad as i64);
+        let winners = |wins: &[(u16, u16, u16, u8)]| -> Vec<Winner> {
+            wins.iter().map(|&(map, y, x, t)| Winner { map, y, x, t, v: 0 }).collect()
+        };
+        let mut acc = vec![0i32; w.len()];
+        let mut got = w.clone();
+        let mut sum = vec![0i32; w.len()];
+        for (input, wins, p) in &batch {
+            stdp_accumulate(&g, &w, input, &winners(wins), p, &mut acc).unwrap();
+            for &(map, y, x, t) in wins {
+                for c in 0..g.input.c as i64 {
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let wi = ((c * k + ky) * k + kx) as usize * m + map as usize;
+                            let iy = i64::from(y) * s + ky - pad;
+                            let ix = i64::from(x) * s + kx - pad;
+                            let pre = if iy < 0 || ix < 0 || iy >= h || ix >= wd {
+                                NEVER
+                            } else {
+                                input[((c * h + iy) * wd + ix) as usize]
+                            };
+                            sum[wi] += p.delta(w[wi], pre != NEVER && pre <= t);
+                        }
+                    }
+                }
+            }
+        }
+        apply_accumulated(&mut got, &mut acc).unwrap();
+        prop_assert!(acc.iter().all(|&d| d == 0), "the accumulator is cleared");
+        for wi in 0..w.len() {
+            let want = (i32::from(w[wi]) + sum[wi]).clamp(0, 65_535) as u16;
+            prop_assert_eq!(got[wi], want, "synapse {}", wi);
+        }
+        let (input, wins, p) = &batch[0];
+        let mut one = w.clone();
+        stdp_accumulate(&g, &w, input, &winners(wins), p, &mut acc).unwrap();
+        apply_accumulated(&mut one, &mut acc).unwrap();
+        let mut seq = w.clone();
+        stdp_update(&g, &mut seq, input, &mut winners(wins), p).unwrap();
+        prop_assert_eq!(one, seq);
     }
 }
 

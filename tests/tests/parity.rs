@@ -11,7 +11,7 @@ use hebb::backend::{Backend, FeatureSet, LrState, SpikeCache, TrainJob, TrainSta
 use hebb::config::TrainConfig;
 use hebb::net::{LayerTrain, Net, layer_train};
 use hebb_core::encode::{EncodeScratch, encode};
-use hebb_core::layer::{simulate, stdp_update};
+use hebb_core::layer::{apply_accumulated, simulate, stdp_accumulate, stdp_update};
 use hebb_core::pool::pointwise_inhibition;
 use hebb_core::spikes::words;
 use hebb_core::wta::Winner;
@@ -284,6 +284,77 @@ fn ref_train(
     }
 }
 
+/// The core's mini-batch training, single-threaded: each batch of `t.batch` samples (counted
+/// from the start of `order`) simulated from the same weights, then `stdp_accumulate` per sample
+/// and `apply_accumulated`.
+fn ref_train_batched(
+    net: &Net,
+    l: usize,
+    t: &LayerTrain,
+    inputs: &SpikeCache,
+    order: &[u32],
+) -> Trained {
+    let a = &net.arch[l];
+    let mut w = net.weights[l].clone();
+    let mut lr = LrState {
+        current: t.stdp,
+        samples: 0,
+    };
+    let mut wins = vec![0u32; a.conv.out_c as usize];
+    let mut stats = TrainStats::default();
+    let mut buf = SimBuffers::new(a, net.encoder.steps);
+    let mut acc = vec![0i32; w.len()];
+    let k = t.wta.k as usize;
+    for batch in order.chunks(t.batch as usize) {
+        let mut won = Vec::new();
+        for &i in batch {
+            let mut winners = vec![Winner::default(); k];
+            let r = simulate(
+                &a.conv,
+                &w[..],
+                &net.thresholds[l],
+                &a.neuron,
+                net.encoder.steps,
+                inputs.sample(i as usize),
+                Some(&t.wta),
+                true,
+                &mut buf.scratch(),
+                &mut winners,
+            )
+            .expect("simulate");
+            winners.truncate(r.winners);
+            stats.samples += 1;
+            stats.winners += r.winners as u64;
+            stats.spikes += u64::from(r.spikes);
+            stats.events += u64::from(r.events);
+            stats.silent += u64::from(r.winners == 0);
+            won.push(winners);
+        }
+        for (&i, winners) in batch.iter().zip(&won) {
+            lr.tick(t);
+            for x in winners {
+                wins[x.map as usize] += 1;
+            }
+            stdp_accumulate(
+                &a.conv,
+                &w,
+                inputs.sample(i as usize),
+                winners,
+                &lr.current,
+                &mut acc,
+            )
+            .expect("accumulate");
+        }
+        apply_accumulated(&mut w, &mut acc).expect("apply");
+    }
+    Trained {
+        weights: w,
+        wins,
+        stats,
+        lr,
+    }
+}
+
 fn ref_layer_times(net: &Net, l: usize, inputs: &SpikeCache, inhibit: bool) -> SpikeCache {
     let a = &net.arch[l];
     let o = a.out_shape();
@@ -489,6 +560,49 @@ fn train_kh_layer1(d: &mut Dev) {
     );
 }
 test_device!(train_kh_layer1, train_kh_layer1_cpu, train_kh_layer1_cuda);
+
+/// Mini-batch training: both kheradpisheh2018 layers and a leaky custom layer, batch sizes that
+/// do and do not divide the sample count, calls split on batch boundaries.
+fn train_batches(d: &mut Dev) {
+    let f = kh_fixture();
+    let cases: [(usize, u32, &[usize]); 3] =
+        [(0, 16, &[160, 140]), (1, 7, &[70, 63]), (0, 256, &[300])];
+    for (l, batch, calls) in cases {
+        let mut t = layer_train(&kh().layers[l], l).expect("train params");
+        t.batch = batch;
+        let input = if l == 0 { &f.enc } else { &f.l2_in };
+        let net = if l == 0 { net_of(kh()) } else { f.net.clone() };
+        let order: Vec<u32> = (0..calls.iter().sum::<usize>() as u32)
+            .map(|i| (i * 13) % KH_N as u32)
+            .collect();
+        let mut chunks: Vec<&[u32]> = Vec::new();
+        let mut at = 0;
+        for &c in calls {
+            chunks.push(&order[at..at + c]);
+            at += c;
+        }
+        let want = ref_train_batched(&net, l, &t, input, &order);
+        let got = dev_train(d, &net, l, &t, input, &chunks);
+        assert!(want.stats.winners > 0);
+        assert_eq!(got.stats, want.stats, "layer {l}, batch {batch}");
+        assert_eq!(got.wins, want.wins, "layer {l}, batch {batch}");
+        assert_eq!(got.lr, want.lr, "layer {l}, batch {batch}");
+        first_diff("batched weights", &got.weights, &want.weights, 1);
+        // Not the sequential result: the batch really changed what was learned.
+        let seq = ref_train(&net, l, &t, input, &[&order]);
+        assert_ne!(seq.weights, want.weights, "layer {l}, batch {batch}");
+    }
+    let cfg = custom(CUSTOM_LEAKY);
+    let net = net_of(&cfg);
+    let enc = ref_encode(&net, images(120));
+    let mut t = layer_train(&cfg.layers[0], 0).expect("train params");
+    t.batch = 5;
+    let order: Vec<u32> = (0..120).collect();
+    let want = ref_train_batched(&net, 0, &t, &enc, &order);
+    let got = dev_train(d, &net, 0, &t, &enc, &[&order[..60], &order[60..]]);
+    assert_eq!(got, want, "leaky layer, batch 5");
+}
+test_device!(train_batches, train_batches_cpu, train_batches_cuda);
 
 /// Weights at the soft bound's ends, where the exact multiplicative update is below half an LSB
 /// and the one-LSB floor decides (a few hundred LSB from 0 or from 65,535).

@@ -5,7 +5,9 @@
 use super::{Backend, FeatureSet, LrState, Result, SpikeCache, TrainJob, TrainStats};
 use crate::net::Net;
 use hebb_core::encode::{EncodeScratch, encode};
-use hebb_core::layer::{SimScratch, simulate, stdp_update};
+use hebb_core::layer::{
+    SimOutcome, SimScratch, apply_accumulated, simulate, stdp_accumulate, stdp_update,
+};
 use hebb_core::model::LayerArch;
 use hebb_core::network::InferScratch;
 use hebb_core::pool::{pointwise_inhibition, pool_times};
@@ -20,6 +22,8 @@ const CHUNK: usize = 64;
 #[derive(Debug, Default)]
 pub struct CpuBackend {
     sim: Option<SimBuffers>,
+    /// One per worker thread, for mini-batches.
+    pool: Vec<SimBuffers>,
 }
 
 impl CpuBackend {
@@ -42,6 +46,9 @@ impl CpuBackend {
         adapt: bool,
     ) -> Result<()> {
         let a = job.arch;
+        if !adapt && job.train.batch > 1 {
+            return self.train_batches(job, weights, thresholds, order, lr, wins, stats);
+        }
         if !self.sim.as_ref().is_some_and(|b| b.fits(a, job.steps)) {
             self.sim = Some(SimBuffers::new(a, job.steps));
         }
@@ -93,6 +100,91 @@ impl CpuBackend {
                 )?;
                 h.update(thresholds, &fired)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Mini-batch training: the samples of each batch (`job.train.batch` consecutive entries of
+    /// `order`) are simulated in parallel with the weights the previous batch left, then their
+    /// STDP changes are summed and applied at once. Results do not depend on the thread count.
+    #[allow(clippy::too_many_arguments)]
+    fn train_batches(
+        &mut self,
+        job: &TrainJob<'_>,
+        weights: &mut [u16],
+        thresholds: &[i32],
+        order: &[u32],
+        lr: &mut LrState,
+        wins: &mut [u32],
+        stats: &mut TrainStats,
+    ) -> Result<()> {
+        let a = job.arch;
+        let nw = a.conv.n_weights();
+        if weights.len() < nw {
+            return Err(hebb_core::Error::BufferTooSmall {
+                what: "weights",
+                need: nw,
+                got: weights.len(),
+            }
+            .into());
+        }
+        let k = job.train.wta.k as usize;
+        let bsz = job.train.batch as usize;
+        let threads = rayon::current_num_threads().clamp(1, bsz);
+        self.pool.retain(|b| b.fits(a, job.steps));
+        while self.pool.len() < threads {
+            self.pool.push(SimBuffers::new(a, job.steps));
+        }
+        let mut acc = vec![0i32; nw];
+        let mut winners = vec![Winner::default(); bsz * k];
+        let mut outcomes = vec![SimOutcome::default(); bsz];
+        for batch in order.chunks(bsz) {
+            let per = batch.len().div_ceil(threads);
+            let w: &[u16] = weights;
+            self.pool[..threads]
+                .par_iter_mut()
+                .zip(batch.par_chunks(per))
+                .zip(winners.par_chunks_mut(per * k))
+                .zip(outcomes.par_chunks_mut(per))
+                .try_for_each(|(((buf, idx), win), out)| {
+                    for ((&i, wj), oj) in idx.iter().zip(win.chunks_mut(k)).zip(out.iter_mut()) {
+                        *oj = simulate(
+                            &a.conv,
+                            w,
+                            thresholds,
+                            &a.neuron,
+                            job.steps,
+                            job.inputs.sample(i as usize),
+                            Some(&job.train.wta),
+                            true,
+                            &mut buf.scratch(),
+                            wj,
+                        )?;
+                    }
+                    Ok::<_, hebb_core::Error>(())
+                })?;
+            for (j, &i) in batch.iter().enumerate() {
+                lr.tick(job.train);
+                let r = &outcomes[j];
+                let won = &winners[j * k..j * k + r.winners];
+                stats.samples += 1;
+                stats.winners += r.winners as u64;
+                stats.spikes += u64::from(r.spikes);
+                stats.events += u64::from(r.events);
+                stats.silent += u64::from(r.winners == 0);
+                for x in won {
+                    wins[x.map as usize] += 1;
+                }
+                stdp_accumulate(
+                    &a.conv,
+                    weights,
+                    job.inputs.sample(i as usize),
+                    won,
+                    &lr.current,
+                    &mut acc,
+                )?;
+            }
+            apply_accumulated(&mut weights[..nw], &mut acc)?;
         }
         Ok(())
     }

@@ -62,7 +62,7 @@ pub const NPARAM: usize = PARAM_NAMES.len();
 pub const EXTERNAL: i32 = 0x7fff_ffff;
 
 /// Ints per winner record in the kernels (`WIN_INTS`).
-const WIN_INTS: usize = 5;
+pub const WIN_INTS: usize = 5;
 
 /// Kernel parameters, passed by value.
 #[repr(C)]

@@ -57,6 +57,8 @@ const SIM_THREADS: u32 = 1024;
 const ENCODE_THREADS: u32 = 512;
 /// Threads of a `forward_final` block.
 const FORWARD_THREADS: u32 = 512;
+/// Threads of a `stdp_batch` block (each handles up to 8 synapses of a kernel).
+const STDP_THREADS: u32 = 256;
 
 fn cuda(msg: impl Into<String>) -> BackendError {
     BackendError::Cuda(msg.into())
@@ -526,6 +528,147 @@ impl CudaBackend {
     }
 }
 
+/// Rates of every sample of `order`, replaying the learning-rate schedule (it does not depend on
+/// the simulation); `lr` ends where the CPU's would.
+fn replay_rates(job: &TrainJob<'_>, n: usize, lr: &mut LrState) -> (Vec<u32>, Vec<u32>) {
+    let (mut ap, mut am) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        lr.tick(job.train);
+        ap.push(lr.current.a_plus);
+        am.push(lr.current.a_minus);
+    }
+    (ap, am)
+}
+
+fn rule_code(r: StdpRule) -> i32 {
+    match r {
+        StdpRule::Multiplicative => 0,
+        StdpRule::Additive => 1,
+    }
+}
+
+impl CudaBackend {
+    /// Mini-batch training (`job.train.batch > 1`), the CPU back end's `train_batches`: per
+    /// batch, `train_batch` simulates its samples in parallel (one block each) from the weights
+    /// on the device, then `stdp_batch` sums and applies their changes (one block per map). The
+    /// weights stay on the device for the whole call.
+    #[allow(clippy::too_many_arguments)]
+    fn train_batched(
+        &mut self,
+        job: &TrainJob<'_>,
+        weights: &mut [u16],
+        thresholds: &[i32],
+        order: &[u32],
+        lr: &mut LrState,
+        wins: &mut [u32],
+        stats: &mut TrainStats,
+    ) -> Result<()> {
+        let a = job.arch;
+        let g = &a.conv;
+        let m = g.out_c as usize;
+        let fan = g.n_weights() / m.max(1);
+        if fan > 8 * STDP_THREADS as usize {
+            return Err(cuda(format!(
+                "mini-batch STDP handles kernels of at most {} synapses, this layer's have {fan}",
+                8 * STDP_THREADS
+            )));
+        }
+        let k = job.train.wta.k as usize;
+        let bsz = job.train.batch as usize;
+        let mut lr_end = *lr;
+        let (ap, am) = replay_rates(job, order.len(), &mut lr_end);
+        let mode = SimMode::Train {
+            wta: &job.train.wta,
+            rule: rule_code(lr.current.rule),
+        };
+        let (p, pl) =
+            layout::sim_layout(a, job.steps, mode, TRAIN_THREADS, self.smem()).map_err(cuda)?;
+        let nw = g.n_weights();
+        let mut w_d = self.up(&weights[..nw])?;
+        let th_d = self.up(thresholds)?;
+        let order_d = self.up(order)?;
+        let ap_d = self.up(&ap)?;
+        let am_d = self.up(&am)?;
+        let n = order.len();
+        let mut win_d = self.zeros::<i32>(n * k * layout::WIN_INTS)?;
+        let mut stats_d = self.zeros::<u32>(3 * n)?;
+        let sim = self.kernel("sim.cu", "train_batch", &p)?;
+        let upd = self.kernel("sim.cu", "stdp_batch", &p)?;
+        self.set_smem(&sim, pl.shared)?;
+        let grid = self.grid(&sim, TRAIN_THREADS, pl.shared, bsz)?;
+        let mut scratch = self.zeros::<u8>(pl.global * grid as usize)?;
+        self.make_resident(job.inputs)?;
+        let inputs = &self.resident.as_ref().expect("made resident").data;
+        for b0 in (0..n).step_by(bsz) {
+            let nb = bsz.min(n - b0);
+            let ni = nb as i32;
+            let ord = order_d.slice(b0..b0 + nb);
+            let mut wv =
+                win_d.slice_mut(b0 * k * layout::WIN_INTS..(b0 + nb) * k * layout::WIN_INTS);
+            let mut sv = stats_d.slice_mut(3 * b0..3 * (b0 + nb));
+            let mut lb = self.stream.launch_builder(&sim);
+            lb.arg(&p)
+                .arg(inputs)
+                .arg(&ord)
+                .arg(&ni)
+                .arg(&mut w_d)
+                .arg(&th_d)
+                .arg(&mut wv)
+                .arg(&mut sv)
+                .arg(&mut scratch);
+            let cfg = LaunchConfig {
+                grid_dim: (grid.min(nb as u32), 1, 1),
+                block_dim: (TRAIN_THREADS, 1, 1),
+                shared_mem_bytes: pl.shared as u32,
+            };
+            // SAFETY: arguments match `train_batch`; `ord` indexes the resident cache (checked by
+            // the caller), `wv` and `sv` hold the batch's winner records and counters, the
+            // scratch grid × SCR bytes.
+            unsafe { lb.launch(cfg) }.cx("train_batch launch")?;
+            let wv = win_d.slice(b0 * k * layout::WIN_INTS..(b0 + nb) * k * layout::WIN_INTS);
+            let sv = stats_d.slice(3 * b0..3 * (b0 + nb));
+            let apv = ap_d.slice(b0..b0 + nb);
+            let amv = am_d.slice(b0..b0 + nb);
+            let mut lb = self.stream.launch_builder(&upd);
+            lb.arg(&p)
+                .arg(inputs)
+                .arg(&ord)
+                .arg(&ni)
+                .arg(&wv)
+                .arg(&sv)
+                .arg(&apv)
+                .arg(&amv)
+                .arg(&mut w_d);
+            let cfg = LaunchConfig {
+                grid_dim: (m.min(65_535) as u32, 1, 1),
+                block_dim: (STDP_THREADS, 1, 1),
+                shared_mem_bytes: 0,
+            };
+            // SAFETY: arguments match `stdp_batch`; every buffer holds the batch's nb samples.
+            unsafe { lb.launch(cfg) }.cx("stdp_batch launch")?;
+        }
+        let w = self.down(&w_d, nw)?;
+        let won = self.down(&win_d, n * k * layout::WIN_INTS)?;
+        let st = self.down(&stats_d, 3 * n)?;
+        weights[..nw].copy_from_slice(&w);
+        for (j, s) in st.chunks_exact(3).enumerate() {
+            stats.samples += 1;
+            stats.winners += u64::from(s[0]);
+            stats.spikes += u64::from(s[1]);
+            stats.events += u64::from(s[2]);
+            stats.silent += u64::from(s[0] == 0);
+            for q in 0..(s[0] as usize).min(k) {
+                let map = won[(j * k + q) * layout::WIN_INTS] as usize;
+                if let Some(c) = wins.get_mut(map) {
+                    *c += 1;
+                }
+            }
+        }
+        *lr = lr_end;
+        Ok(())
+    }
+}
+
 impl Backend for CudaBackend {
     fn name(&self) -> String {
         format!(
@@ -600,22 +743,14 @@ impl Backend for CudaBackend {
             if order.is_empty() {
                 return Ok(());
             }
-            // The learning-rate schedule does not depend on the simulation: replay it here.
-            let mut lr_end = *lr;
-            let (mut ap, mut am) = (Vec::with_capacity(order.len()), Vec::new());
-            am.reserve(order.len());
-            for _ in order {
-                lr_end.tick(job.train);
-                ap.push(lr_end.current.a_plus);
-                am.push(lr_end.current.a_minus);
+            if job.train.batch > 1 {
+                return self.train_batched(job, weights, thresholds, order, lr, wins, stats);
             }
-            let rule = match lr.current.rule {
-                StdpRule::Multiplicative => 0,
-                StdpRule::Additive => 1,
-            };
+            let mut lr_end = *lr;
+            let (ap, am) = replay_rates(job, order.len(), &mut lr_end);
             let mode = SimMode::Train {
                 wta: &job.train.wta,
-                rule,
+                rule: rule_code(lr.current.rule),
             };
             let threads = std::env::var("HEBB_CUDA_TRAIN_THREADS")
                 .ok()

@@ -19,7 +19,7 @@ pub const KERNEL_FILES: &[(&str, &str, &[&str])] = &[
     (
         "sim.cu",
         include_str!("../kernels/sim.cu"),
-        &["train_layer", "layer_times"],
+        &["train_layer", "train_batch", "stdp_batch", "layer_times"],
     ),
     (
         "infer.cu",

@@ -606,6 +606,102 @@ train_layer(Params p, const u8* __restrict__ inputs, const u32* __restrict__ ord
         for (int j = 0; j < PROF_N; j++) prof_g[j] = pacc[j];
 }
 
+// Mini-batch training, first half: simulates samples order[0..n) with the batch's weights (one
+// block per sample, grid-stride) and records their winners: `win` holds WTA_K records of
+// WIN_INTS ints per sample, `stats` winners, spikes, events per sample.
+extern "C" __global__ void __launch_bounds__(1024, 1)
+train_batch(Params p, const u8* __restrict__ inputs, const u32* __restrict__ order, int n,
+            u16* w_g, const int* theta_g, int* __restrict__ win, u32* __restrict__ stats,
+            u8* scratch) {
+    extern __shared__ __align__(16) u8 smem[];
+    u8* gscr = scratch + (u64)blockIdx.x * (u64)(u32)PV(SCR);
+    const Sim s = sim_buffers(p, smem, gscr, w_g, theta_g);
+    sim_load_params(p, s, w_g, theta_g);
+    const int tid = threadIdx.x;
+    const u64 in_len = (u64)PV(IN_LEN);
+    const int rec = PV(WTA_K) * WIN_INTS;
+    u32 pre[WPT_MAX];
+    int b = blockIdx.x;
+    if (b < n) prefetch_input(p, pre, inputs + (u64)order[b] * in_len);
+    for (; b < n; b += gridDim.x) {
+        store_input(p, s, pre, inputs + (u64)order[b] * in_len);
+        if (b + (int)gridDim.x < n)
+            prefetch_input(p, pre, inputs + (u64)order[b + gridDim.x] * in_len);
+        sim_sample(p, s, true, false, (u64*)0);
+        const int nwin = s.misc[MISC_NWIN];
+        for (int i = tid; i < nwin * WIN_INTS; i += blockDim.x) win[(u64)b * rec + i] = s.win[i];
+        if (tid == 0) {
+            stats[3 * b] = (u32)nwin;
+            stats[3 * b + 1] = (u32)s.misc[MISC_SPIKES];
+            stats[3 * b + 2] = (u32)s.misc[MISC_EVENTS];
+        }
+        __syncthreads();
+    }
+}
+
+// Mini-batch training, second half (core::layer::stdp_accumulate, then apply_accumulated): one
+// block per map (grid-stride) sums the STDP changes of every winner of that map in the batch,
+// each from its own sample's input and rates, all from the weights before the batch, and applies
+// the sum. Integer sums do not depend on the order of the winners.
+#define STDP_TILE 1024
+extern "C" __global__ void __launch_bounds__(256)
+stdp_batch(Params p, const u8* __restrict__ inputs, const u32* __restrict__ order, int n,
+           const int* __restrict__ win, const u32* __restrict__ stats,
+           const u32* __restrict__ a_plus, const u32* __restrict__ a_minus, u16* w_g) {
+    __shared__ int list[STDP_TILE];
+    __shared__ int count;
+    const int tid = threadIdx.x, bs = blockDim.x;
+    const int k = PV(K), kk = k * k, fan = PV(IN_C) * kk, m = PV(M), wta_k = PV(WTA_K);
+    const int st = PV(S), pad = PV(PAD), in_h = PV(IN_H), in_w = PV(IN_W), rule = PV(RULE);
+    const u64 in_len = (u64)PV(IN_LEN);
+    const int slots = n * wta_k;
+    for (int map = blockIdx.x; map < m; map += gridDim.x) {
+        // Each thread owns synapses tid, tid + bs, ... of this map's kernel: at most 8 per
+        // thread (fan <= 2,048 is checked by the host).
+        int d[8];
+#pragma unroll
+        for (int u = 0; u < 8; u++) d[u] = 0;
+        for (int t0 = 0; t0 < slots; t0 += STDP_TILE) {
+            if (tid == 0) count = 0;
+            __syncthreads();
+            for (int q = t0 + tid; q < t0 + STDP_TILE && q < slots; q += bs) {
+                const int j = q / wta_k;
+                if (q - j * wta_k < (int)stats[3 * j] && win[(u64)q * WIN_INTS] == map)
+                    list[atomicAdd(&count, 1)] = q;
+            }
+            __syncthreads();
+            const int nl = count;
+#pragma unroll
+            for (int u = 0; u < 8; u++) {
+                const int syn = tid + u * bs;
+                if (syn >= fan) break;
+                const int c = syn / kk, rem = syn - c * kk, ky = rem / k, kx = rem - (rem / k) * k;
+                const u32 w0 = w_g[syn * m + map];
+                for (int e = 0; e < nl; e++) {
+                    const int q = list[e], j = q / wta_k;
+                    const int* wq = win + (u64)q * WIN_INTS;
+                    const int py = wq[1] * st + ky, px = wq[2] * st + kx;
+                    int pre_t = NEVER;
+                    if (!(py < pad || px < pad || py - pad >= in_h || px - pad >= in_w))
+                        pre_t = inputs[(u64)order[j] * in_len +
+                                       (u64)((c * in_h + py - pad) * in_w + px - pad)];
+                    const bool ltp = pre_t != NEVER && pre_t <= wq[3];
+                    d[u] += stdp_delta(w0, ltp, a_plus[j], a_minus[j], rule);
+                }
+            }
+            __syncthreads();
+        }
+#pragma unroll
+        for (int u = 0; u < 8; u++) {
+            const int syn = tid + u * bs;
+            if (syn >= fan) break;
+            const int wi = syn * m + map;
+            w_g[wi] = stdp_apply(w_g[wi], d[u]);
+        }
+        __syncthreads();
+    }
+}
+
 // Frozen-layer output of samples [0, n): full simulation without competition, pooling, then
 // pointwise inhibition over maps when INHIBIT. One block per sample (grid-stride).
 extern "C" __global__ void __launch_bounds__(1024, 1)
