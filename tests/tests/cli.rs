@@ -513,6 +513,21 @@ fn invalid_configs_and_flags_are_rejected() {
             "layers[1].epochs",
         ),
         (
+            "batch-0",
+            "preset = \"mcu\"\n[[layers]]\nbatch = 0\n",
+            "layers[0].batch",
+        ),
+        (
+            "batch-huge",
+            "preset = \"mcu\"\n[[layers]]\n[[layers]]\nbatch = 4096\n",
+            "layers[1].batch",
+        ),
+        (
+            "batch-with-homeostasis",
+            "preset = \"igarss2023\"\n[[layers]]\nbatch = 8\n",
+            "do not combine",
+        ),
+        (
             "readout-c",
             "preset = \"mcu\"\n[readout]\nc = 0.0\n",
             "readout.c",
@@ -563,6 +578,7 @@ fn invalid_configs_and_flags_are_rejected() {
     }
     let flag_cases: &[(&[&str], &str)] = &[
         (&["--epochs", "0"], "--epochs must be >= 1"),
+        (&["--batch", "0"], "layers[0].batch"),
         (&["--device", "nonsense"], "unknown device `nonsense`"),
         (&["--n-classes", "1"], "n_classes"),
         (&["--log-level", "loud"], "unknown log level `loud`"),

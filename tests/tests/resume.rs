@@ -180,7 +180,7 @@ fn is_number(v: &serde_json::Value) -> bool {
 }
 
 /// Checks the run folder against the layout in the README.
-fn check_run_folder(run: &Path, resumed: bool) {
+fn check_run_folder(run: &Path, resumed: bool, batch: u32) {
     let top = files_under(run);
     for f in [
         "config.toml",
@@ -204,6 +204,7 @@ fn check_run_folder(run: &Path, resumed: bool) {
     let cfg = TrainConfig::from_toml_str(&text).unwrap();
     let mut want = TrainConfig::from_toml_str(TINY_TOML).unwrap();
     want.seed = 42;
+    want.layers.iter_mut().for_each(|l| l.batch = batch);
     assert_eq!(cfg, want);
     assert_eq!(text, want.to_toml());
 
@@ -312,6 +313,11 @@ fn check_run_folder(run: &Path, resumed: bool) {
 
 /// Asserts that the resumed run B ended exactly like the uninterrupted run A.
 fn assert_same_run(f: &Fixture, a: &str, b: &str) {
+    assert_same_run_batch(f, a, b, 1);
+}
+
+/// [`assert_same_run`] for runs trained with mini-batches of `batch`.
+fn assert_same_run_batch(f: &Fixture, a: &str, b: &str, batch: u32) {
     let (ra, rb) = (f.run_dir(a), f.run_dir(b));
     let ma = std::fs::read(ra.join("model.hebb")).unwrap();
     let mb = std::fs::read(rb.join("model.hebb")).unwrap();
@@ -338,8 +344,8 @@ fn assert_same_run(f: &Fixture, a: &str, b: &str) {
     for k in ["test_accuracy", "train_accuracy", "confusion", "n_features"] {
         assert_eq!(fa[k], fb[k], "metrics_final.json: {k}");
     }
-    check_run_folder(&ra, false);
-    check_run_folder(&rb, true);
+    check_run_folder(&ra, false, batch);
+    check_run_folder(&rb, true, batch);
 }
 
 /// Stopped in the middle of layer 2's first epoch, through the real binary: exit code 130,
@@ -419,4 +425,34 @@ fn resume_at_edges_and_twice_is_byte_identical() {
     );
     assert_eq!(f.resume("twice", None), 0);
     assert_same_run(&f, "A", "twice");
+}
+
+/// Mini-batch training stopped at a sample count that is not a multiple of the batch: the stop
+/// rounds up to the batch boundary, and the resumed run forms the same batches as an
+/// uninterrupted one.
+#[test]
+fn resume_with_mini_batches_is_byte_identical() {
+    let f = Fixture::new();
+    let with_batch = |name: &str, stop: Option<u64>| -> i32 {
+        let mut args = f.train_args(name);
+        args.extend(["--batch".into(), "16".into()]);
+        if let Some(n) = stop {
+            args.extend(["--stop-after-samples".into(), n.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        hebb_in_process(&args)
+    };
+    assert_eq!(with_batch("A", None), 0);
+    assert_eq!(with_batch("B", Some(37)), 130);
+    f.assert_interrupted("B");
+    let (_, st) = hebb::train::read_checkpoint(Path::new(&f.latest("B"))).unwrap();
+    assert_eq!((st.layer, st.pos), (0, 48), "stops on the next batch boundary");
+    assert_eq!(f.resume("B", None), 0);
+    assert_same_run_batch(&f, "A", "B", 16);
+    // The batch changes what is learned: the sequential run differs.
+    f.train_uninterrupted("S");
+    assert_ne!(
+        std::fs::read(f.run_dir("S").join("model.hebb")).unwrap(),
+        std::fs::read(f.run_dir("A").join("model.hebb")).unwrap()
+    );
 }
