@@ -374,19 +374,38 @@ pub fn stdp_accumulate(
     p: &StdpParams,
     acc: &mut [i32],
 ) -> Result<()> {
-    check_stdp(g, w, input, winners)?;
     need("accumulator", acc, g.n_weights())?;
+    stdp_accumulate_rows(g, w, input, winners, p, 0, &mut acc[..g.n_weights()])
+}
+
+/// [`stdp_accumulate`] for the synapses `first..first + acc.len() / maps` only (`acc` holds
+/// their rows of `maps` weights, the weight layout's rows), so that disjoint ranges of rows can
+/// be accumulated in parallel.
+pub fn stdp_accumulate_rows(
+    g: &ConvGeom,
+    w: &[u16],
+    input: &[u8],
+    winners: &[Winner],
+    p: &StdpParams,
+    first: usize,
+    acc: &mut [i32],
+) -> Result<()> {
+    check_stdp(g, w, input, winners)?;
     let m = g.out_c as usize;
     let k = g.k as usize;
-    for win in winners {
-        let map = win.map as usize;
-        for c in 0..g.input.c as usize {
-            for ky in 0..k {
-                for kx in 0..k {
-                    let wi = g.syn(c, ky, kx) * m + map;
-                    acc[wi] += winner_delta(g, input, win, c, ky, kx, w[wi], p);
-                }
-            }
+    let fan = g.n_weights() / m.max(1);
+    if m == 0 || !acc.len().is_multiple_of(m) || first + acc.len() / m > fan {
+        return Err(Error::ShapeMismatch(
+            "accumulator rows outside the layer's synapses",
+        ));
+    }
+    for (r, row) in acc.chunks_exact_mut(m).enumerate() {
+        let syn = first + r;
+        let (c, ky, kx) = (syn / (k * k), (syn / k) % k, syn % k);
+        let wr = &w[syn * m..(syn + 1) * m];
+        for win in winners {
+            let map = win.map as usize;
+            row[map] += winner_delta(g, input, win, c, ky, kx, wr[map], p);
         }
     }
     Ok(())

@@ -58,37 +58,45 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
             ));
             c
         };
-        let lt = layer_train(&cfg.layers[l], l)?;
-        let job = TrainJob {
-            arch: &net.arch[l],
-            train: &lt,
-            steps: net.encoder.steps,
-            inputs: &inputs,
-        };
-        let mut lr = LrState {
-            current: lt.stdp,
-            samples: 0,
-        };
-        let mut wins = vec![0u32; net.arch[l].conv.out_c as usize];
-        let mut st = TrainStats::default();
-        let th = net.thresholds[l].clone();
-        let t = Instant::now();
-        be.train(
-            &job,
-            &mut net.weights[l],
-            &th,
-            &order,
-            &mut lr,
-            &mut wins,
-            &mut st,
-        )?;
-        let s = t.elapsed().as_secs_f64();
-        rows.push((
-            format!("{} training", cfg.layers[l].name),
-            n as f64 / s,
-            n,
-            s,
-        ));
+        let mut trained = None;
+        for &b in &a.batch {
+            let mut lt = layer_train(&cfg.layers[l], l)?;
+            lt.batch = b;
+            let job = TrainJob {
+                arch: &net.arch[l],
+                train: &lt,
+                steps: net.encoder.steps,
+                inputs: &inputs,
+            };
+            let mut lr = LrState {
+                current: lt.stdp,
+                samples: 0,
+            };
+            let mut wins = vec![0u32; net.arch[l].conv.out_c as usize];
+            let mut st = TrainStats::default();
+            let mut w = net.weights[l].clone();
+            let t = Instant::now();
+            be.train(
+                &job,
+                &mut w,
+                &net.thresholds[l],
+                &order,
+                &mut lr,
+                &mut wins,
+                &mut st,
+            )?;
+            let s = t.elapsed().as_secs_f64();
+            let name = if b == 1 {
+                format!("{} training", cfg.layers[l].name)
+            } else {
+                format!("{} training (batch {b})", cfg.layers[l].name)
+            };
+            rows.push((name, n as f64 / s, n, s));
+            trained.get_or_insert(w);
+        }
+        if let Some(w) = trained {
+            net.weights[l] = w;
+        }
     }
     let all: Vec<u8> = split
         .train

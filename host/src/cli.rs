@@ -174,6 +174,11 @@ pub struct BenchArgs {
     /// Write the results as JSON here too.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Mini-batch sizes to time each layer's training with (comma-separated, e.g. `1,16,64`);
+    /// each starts from the same weights, and the first one's result feeds the next layer.
+    #[arg(long, value_delimiter = ',', default_value = "1",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::config::MAX_BATCH)))]
+    pub batch: Vec<u32>,
     /// Times the feature extraction stage is run; the table shows the median run (shared
     /// machines are noisy), the line below it the fastest and slowest.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]

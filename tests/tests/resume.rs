@@ -446,7 +446,11 @@ fn resume_with_mini_batches_is_byte_identical() {
     assert_eq!(with_batch("B", Some(37)), 130);
     f.assert_interrupted("B");
     let (_, st) = hebb::train::read_checkpoint(Path::new(&f.latest("B"))).unwrap();
-    assert_eq!((st.layer, st.pos), (0, 48), "stops on the next batch boundary");
+    assert_eq!(
+        (st.layer, st.pos),
+        (0, 48),
+        "stops on the next batch boundary"
+    );
     assert_eq!(f.resume("B", None), 0);
     assert_same_run_batch(&f, "A", "B", 16);
     // The batch changes what is learned: the sequential run differs.

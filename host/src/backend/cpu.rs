@@ -6,7 +6,7 @@ use super::{Backend, FeatureSet, LrState, Result, SpikeCache, TrainJob, TrainSta
 use crate::net::Net;
 use hebb_core::encode::{EncodeScratch, encode};
 use hebb_core::layer::{
-    SimOutcome, SimScratch, apply_accumulated, simulate, stdp_accumulate, stdp_update,
+    SimOutcome, SimScratch, apply_accumulated, simulate, stdp_accumulate_rows, stdp_update,
 };
 use hebb_core::model::LayerArch;
 use hebb_core::network::InferScratch;
@@ -138,6 +138,7 @@ impl CpuBackend {
         let mut acc = vec![0i32; nw];
         let mut winners = vec![Winner::default(); bsz * k];
         let mut outcomes = vec![SimOutcome::default(); bsz];
+        let mut rates = Vec::with_capacity(bsz);
         for batch in order.chunks(bsz) {
             let per = batch.len().div_ceil(threads);
             let w: &[u16] = weights;
@@ -163,27 +164,41 @@ impl CpuBackend {
                     }
                     Ok::<_, hebb_core::Error>(())
                 })?;
-            for (j, &i) in batch.iter().enumerate() {
+            rates.clear();
+            for j in 0..batch.len() {
                 lr.tick(job.train);
+                rates.push(lr.current);
                 let r = &outcomes[j];
-                let won = &winners[j * k..j * k + r.winners];
                 stats.samples += 1;
                 stats.winners += r.winners as u64;
                 stats.spikes += u64::from(r.spikes);
                 stats.events += u64::from(r.events);
                 stats.silent += u64::from(r.winners == 0);
-                for x in won {
+                for x in &winners[j * k..j * k + r.winners] {
                     wins[x.map as usize] += 1;
                 }
-                stdp_accumulate(
-                    &a.conv,
-                    weights,
-                    job.inputs.sample(i as usize),
-                    won,
-                    &lr.current,
-                    &mut acc,
-                )?;
             }
+            // Summing is parallel over rows of the weights (disjoint), sample after sample
+            // within a row, so the sums do not depend on the thread count.
+            let m = a.conv.out_c as usize;
+            let rows = (nw / m).div_ceil(threads * 4).max(1);
+            let w: &[u16] = weights;
+            acc.par_chunks_mut(rows * m)
+                .enumerate()
+                .try_for_each(|(ci, part)| {
+                    for (j, &i) in batch.iter().enumerate() {
+                        stdp_accumulate_rows(
+                            &a.conv,
+                            w,
+                            job.inputs.sample(i as usize),
+                            &winners[j * k..j * k + outcomes[j].winners],
+                            &rates[j],
+                            ci * rows,
+                            part,
+                        )?;
+                    }
+                    Ok::<_, hebb_core::Error>(())
+                })?;
             apply_accumulated(&mut weights[..nw], &mut acc)?;
         }
         Ok(())
