@@ -551,6 +551,55 @@ fn stdp_timing_rule() {
     assert_eq!(p.name(), "stdp-multiplicative");
 }
 
+/// Mini-batch STDP by hand on a one-neuron layer of two channels: two samples' winners combine
+/// from the batch's weights; bad buffers are errors, not panics.
+#[test]
+fn stdp_batch_by_hand() {
+    use hebb_core::layer::{apply_accumulated, stdp_accumulate, stdp_accumulate_rows};
+    let g = one_neuron(2, 1);
+    let p = StdpParams::from_f64(StdpRule::Multiplicative, 0.004, 0.003).unwrap();
+    let w = [32768u16, 65535];
+    let win = |t| Winner {
+        map: 0,
+        y: 0,
+        x: 0,
+        t,
+        v: 0,
+    };
+    let mut acc = [0i32; 2];
+    // Sample 1: channel 0 fired at 1, channel 1 never: LTP on w0, LTD on w1.
+    stdp_accumulate(&g, &w, &[1, NEVER], &[win(2)], &p, &mut acc).unwrap();
+    // 0.004·0.25·65536 = 65.536 → 66; w1 = 65535: 0.003·65535·1 / 65536 ≈ 0.003 LSB → floor 1.
+    assert_eq!(acc, [66, -1]);
+    // Sample 2, same weights: channel 0 after the post spike (LTD), channel 1 before (LTP, the
+    // exact change ≈ 0.004 LSB: one LSB).
+    stdp_accumulate(&g, &w, &[5, 0], &[win(2)], &p, &mut acc).unwrap();
+    assert_eq!(acc, [66 - 49, -1 + 1]);
+    let mut got = w;
+    apply_accumulated(&mut got, &mut acc).unwrap();
+    assert_eq!(got, [32768 + 17, 65535]);
+    assert_eq!(acc, [0, 0]);
+    // Saturation happens once, on the sum.
+    let mut acc = [0i32, 70_000];
+    let mut got = w;
+    apply_accumulated(&mut got, &mut acc).unwrap();
+    assert_eq!(got, [32768, 65535]);
+    // Errors.
+    assert!(stdp_accumulate(&g, &w, &[1, 1], &[win(2)], &p, &mut [0; 1]).is_err());
+    assert!(stdp_accumulate_rows(&g, &w, &[1, 1], &[win(2)], &p, 1, &mut [0; 2]).is_err());
+    assert!(stdp_accumulate(&g, &w[..1], &[1, 1], &[win(2)], &p, &mut [0; 2]).is_err());
+    let mut bad = win(2);
+    bad.map = 1;
+    assert!(stdp_accumulate(&g, &w, &[1, 1], &[bad], &p, &mut [0; 2]).is_err());
+    assert!(apply_accumulated(&mut [0u16; 2], &mut [0; 3]).is_err());
+    // One row at a time gives the same sums.
+    let mut rows = [0i32; 2];
+    for r in 0..2 {
+        stdp_accumulate_rows(&g, &w, &[1, NEVER], &[win(2)], &p, r, &mut rows[r..r + 1]).unwrap();
+    }
+    assert_eq!(rows, [66, -1]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Readout.
 
