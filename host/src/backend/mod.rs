@@ -137,8 +137,10 @@ pub trait Backend {
     fn encode(&mut self, net: &Net, images: &[u8]) -> Result<SpikeCache>;
 
     /// Trains one layer on the samples `order` (indices into `job.inputs`), one after another,
-    /// exactly as the core's `simulate` (with early stop) + `stdp_update` do. `wins` counts the
-    /// winners per map.
+    /// exactly as the core's `simulate` (with early stop) + `stdp_update` do; with
+    /// `job.train.batch > 1`, in mini-batches of that many consecutive entries of `order`
+    /// (`simulate` from the batch's weights, then `stdp_accumulate` per sample and
+    /// `apply_accumulated`). `wins` counts the winners per map.
     #[allow(clippy::too_many_arguments)]
     fn train(
         &mut self,

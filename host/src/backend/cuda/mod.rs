@@ -8,6 +8,9 @@
 //!   sample's input prefetched into registers. Per step: scatter of the step's input events with
 //!   shared atomics (one warp per event), scan of the positions they reached, candidate
 //!   compaction, winners picked by warp 0.
+//! * `train` with mini-batches: per batch, `train_batch` simulates the batch's samples in parallel
+//!   (one block each, the same simulation code) and records their winners, then `stdp_batch`
+//!   sums and applies the changes (one block per map); weights stay on the device.
 //! * `layer_times`: one block per sample, full simulation, pooling, pointwise inhibition.
 //! * `features`: encoder, then the time-free pass of every layer (IF networks); networks with
 //!   leaky neurons fall back to the CPU back end.
