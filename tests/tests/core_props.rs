@@ -296,6 +296,18 @@ fn wta_reference(cands: &[Cand], p: &WtaParams) -> Vec<Cand> {
 // ---------------------------------------------------------------------------------------------
 // STDP.
 
+/// Input spike time seen by synapse `(c, ky, kx)` of the neuron at `(y, x)`; padding is NEVER.
+fn pre_time(g: &ConvGeom, input: &[u8], c: i64, ky: i64, kx: i64, y: u16, x: u16) -> u8 {
+    let (h, wd) = (i64::from(g.input.h), i64::from(g.input.w));
+    let iy = i64::from(y) * i64::from(g.stride) + ky - i64::from(g.pad);
+    let ix = i64::from(x) * i64::from(g.stride) + kx - i64::from(g.pad);
+    if iy < 0 || ix < 0 || iy >= h || ix >= wd {
+        NEVER
+    } else {
+        input[((c * h + iy) * wd + ix) as usize]
+    }
+}
+
 proptest! {
     /// Every single update is within half an LSB (plus the rounding of a to Q0.32) of the f64
     /// rule with the real rate when the real change is at least half an LSB; a smaller non-zero
@@ -338,8 +350,7 @@ proptest! {
         ))
     ) {
         let m = g.out_c as usize;
-        let (h, wd) = (g.input.h as i64, g.input.w as i64);
-        let (k, s, pad) = (g.k as i64, g.stride as i64, g.pad as i64);
+        let k = g.k as i64;
         for (wins, p) in rounds {
             let mut winners: Vec<Winner> = wins.iter().map(|&(map, y, x, t)| Winner { map, y, x, t, v: 0 }).collect();
             let before = w.clone();
@@ -358,13 +369,7 @@ proptest! {
                             let wf = f64::from(w0) * LSB;
                             let (mut n_ltp, mut n_ltd, mut sum_f) = (0, 0, 0.0);
                             for &&(_, y, x, t) in &group {
-                                let iy = i64::from(y) * s + ky - pad;
-                                let ix = i64::from(x) * s + kx - pad;
-                                let pre = if iy < 0 || ix < 0 || iy >= h || ix >= wd {
-                                    NEVER
-                                } else {
-                                    input[((c * h + iy) * wd + ix) as usize]
-                                };
+                                let pre = pre_time(&g, &input, c, ky, kx, y, x);
                                 let ltp = pre != NEVER && pre <= t;
                                 let a = rate_to_f64(if ltp { p.a_plus } else { p.a_minus });
                                 let mag = match p.rule {
@@ -406,8 +411,7 @@ proptest! {
         ))
     ) {
         let m = g.out_c as usize;
-        let (h, wd) = (g.input.h as i64, g.input.w as i64);
-        let (k, s, pad) = (g.k as i64, g.stride as i64, g.pad as i64);
+        let k = g.k as i64;
         let winners = |wins: &[(u16, u16, u16, u8)]| -> Vec<Winner> {
             wins.iter().map(|&(map, y, x, t)| Winner { map, y, x, t, v: 0 }).collect()
         };
@@ -421,13 +425,7 @@ proptest! {
                     for ky in 0..k {
                         for kx in 0..k {
                             let wi = ((c * k + ky) * k + kx) as usize * m + map as usize;
-                            let iy = i64::from(y) * s + ky - pad;
-                            let ix = i64::from(x) * s + kx - pad;
-                            let pre = if iy < 0 || ix < 0 || iy >= h || ix >= wd {
-                                NEVER
-                            } else {
-                                input[((c * h + iy) * wd + ix) as usize]
-                            };
+                            let pre = pre_time(&g, input, c, ky, kx, y, x);
                             sum[wi] += p.delta(w[wi], pre != NEVER && pre <= t);
                         }
                     }

@@ -223,6 +223,15 @@ struct Trained {
     lr: LrState,
 }
 
+/// Counts one simulated sample into `stats` (the reference's own bookkeeping).
+fn count(stats: &mut TrainStats, r: &hebb_core::layer::SimOutcome) {
+    stats.samples += 1;
+    stats.winners += r.winners as u64;
+    stats.spikes += u64::from(r.spikes);
+    stats.events += u64::from(r.events);
+    stats.silent += u64::from(r.winners == 0);
+}
+
 fn ref_train(
     net: &Net,
     l: usize,
@@ -256,12 +265,8 @@ fn ref_train(
             &mut winners,
         )
         .expect("simulate");
-        stats.samples += 1;
-        stats.winners += r.winners as u64;
-        stats.spikes += u64::from(r.spikes);
-        stats.events += u64::from(r.events);
+        count(&mut stats, &r);
         if r.winners == 0 {
-            stats.silent += 1;
             continue;
         }
         for x in &winners[..r.winners] {
@@ -323,11 +328,7 @@ fn ref_train_batched(
             )
             .expect("simulate");
             winners.truncate(r.winners);
-            stats.samples += 1;
-            stats.winners += r.winners as u64;
-            stats.spikes += u64::from(r.spikes);
-            stats.events += u64::from(r.events);
-            stats.silent += u64::from(r.winners == 0);
+            count(&mut stats, &r);
             won.push(winners);
         }
         for (&i, winners) in batch.iter().zip(&won) {

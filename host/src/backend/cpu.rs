@@ -73,13 +73,8 @@ impl CpuBackend {
                 &mut s,
                 &mut winners,
             )?;
-            stats.samples += 1;
-            stats.winners += r.winners as u64;
-            stats.spikes += u64::from(r.spikes);
-            stats.events += u64::from(r.events);
-            if r.winners == 0 {
-                stats.silent += 1;
-            } else {
+            stats.add(r.winners as u64, r.spikes, r.events);
+            if r.winners > 0 {
                 for w in &winners[..r.winners] {
                     wins[w.map as usize] += 1;
                 }
@@ -169,11 +164,7 @@ impl CpuBackend {
                 lr.tick(job.train);
                 rates.push(lr.current);
                 let r = &outcomes[j];
-                stats.samples += 1;
-                stats.winners += r.winners as u64;
-                stats.spikes += u64::from(r.spikes);
-                stats.events += u64::from(r.events);
-                stats.silent += u64::from(r.winners == 0);
+                stats.add(r.winners as u64, r.spikes, r.events);
                 for x in &winners[j * k..j * k + r.winners] {
                     wins[x.map as usize] += 1;
                 }

@@ -128,6 +128,17 @@ pub struct TrainStats {
     pub silent: u64,
 }
 
+impl TrainStats {
+    /// Counts one trained sample with its winners, first spikes and input events.
+    pub fn add(&mut self, winners: u64, spikes: u32, events: u32) {
+        self.samples += 1;
+        self.winners += winners;
+        self.spikes += u64::from(spikes);
+        self.events += u64::from(events);
+        self.silent += u64::from(winners == 0);
+    }
+}
+
 /// A compute back end.
 pub trait Backend {
     /// Human-readable name ("cpu (2 threads)", "cuda: NVIDIA H100 …").

@@ -655,11 +655,7 @@ impl CudaBackend {
         let st = self.down(&stats_d, 3 * n)?;
         weights[..nw].copy_from_slice(&w);
         for (j, s) in st.chunks_exact(3).enumerate() {
-            stats.samples += 1;
-            stats.winners += u64::from(s[0]);
-            stats.spikes += u64::from(s[1]);
-            stats.events += u64::from(s[2]);
-            stats.silent += u64::from(s[0] == 0);
+            stats.add(u64::from(s[0]), s[1], s[2]);
             for q in 0..(s[0] as usize).min(k) {
                 let map = won[(j * k + q) * layout::WIN_INTS] as usize;
                 if let Some(c) = wins.get_mut(map) {
@@ -811,11 +807,7 @@ impl Backend for CudaBackend {
                 *acc += d;
             }
             for s in st.chunks_exact(3) {
-                stats.samples += 1;
-                stats.winners += u64::from(s[0]);
-                stats.spikes += u64::from(s[1]);
-                stats.events += u64::from(s[2]);
-                stats.silent += u64::from(s[0] == 0);
+                stats.add(u64::from(s[0]), s[1], s[2]);
             }
             *lr = lr_end;
             Ok(())
