@@ -780,6 +780,42 @@ fn features_all(d: &mut Dev) {
 }
 test_device!(features_all, features_all_cpu, features_all_cuda);
 
+/// A sample index past the spike cache is an error (exact and mini-batch), never a panic, and
+/// leaves the weights as they were.
+fn bad_order(d: &mut Dev) {
+    let net = net_of(kh());
+    let cache = ref_encode(&net, images(4));
+    for batch in [1, 4] {
+        let mut t = layer_train(&kh().layers[0], 0).expect("train params");
+        t.batch = batch;
+        let job = TrainJob {
+            arch: &net.arch[0],
+            train: &t,
+            steps: net.encoder.steps,
+            inputs: &cache,
+        };
+        let mut w = net.weights[0].clone();
+        let mut lr = LrState {
+            current: t.stdp,
+            samples: 0,
+        };
+        let mut wins = vec![0u32; 30];
+        let mut stats = TrainStats::default();
+        let r = d.be().train(
+            &job,
+            &mut w,
+            &net.thresholds[0],
+            &[0, 1, 4],
+            &mut lr,
+            &mut wins,
+            &mut stats,
+        );
+        assert!(r.is_err(), "batch {batch}");
+        assert_eq!(w, net.weights[0], "batch {batch}");
+    }
+}
+test_device!(bad_order, bad_order_cpu, bad_order_cuda);
+
 /// Empty inputs are fine everywhere.
 fn empty_inputs(d: &mut Dev) {
     let net = net_of(kh());

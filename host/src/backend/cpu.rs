@@ -46,6 +46,9 @@ impl CpuBackend {
         adapt: bool,
     ) -> Result<()> {
         let a = job.arch;
+        if order.iter().any(|&i| i as usize >= job.inputs.len()) {
+            return Err(hebb_core::Error::InvalidParam("sample index out of range").into());
+        }
         if !adapt && job.train.batch > 1 {
             return self.train_batches(job, weights, thresholds, order, lr, wins, stats);
         }
@@ -171,7 +174,7 @@ impl CpuBackend {
             }
             // Summing is parallel over rows of the weights (disjoint), sample after sample
             // within a row, so the sums do not depend on the thread count.
-            let m = a.conv.out_c as usize;
+            let m = (a.conv.out_c as usize).max(1);
             let rows = (nw / m).div_ceil(threads * 4).max(1);
             let w: &[u16] = weights;
             acc.par_chunks_mut(rows * m)
