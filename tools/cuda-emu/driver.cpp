@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
@@ -250,6 +251,30 @@ bool ensure_stacks(Sched& s, size_t n) {
     return true;
 }
 
+// The order in which fibers get their turn (HEBB_CUDA_EMU_SCHEDULE): `forward` (thread order, the
+// default), `reverse`, or `shuffle[:SEED]` (a new permutation every round). A correct kernel gives
+// the same result under every order; running the tests under several shows order-dependent races.
+struct Schedule {
+    enum Kind { FORWARD, REVERSE, SHUFFLE } kind = FORWARD;
+    unsigned long long seed = 1;
+};
+
+Schedule schedule_from_env() {
+    Schedule s;
+    const char* v = std::getenv("HEBB_CUDA_EMU_SCHEDULE");
+    if (!v || !*v || std::strcmp(v, "forward") == 0) return s;
+    if (std::strcmp(v, "reverse") == 0) {
+        s.kind = Schedule::REVERSE;
+    } else if (std::strncmp(v, "shuffle", 7) == 0 && (v[7] == 0 || v[7] == ':')) {
+        s.kind = Schedule::SHUFFLE;
+        if (v[7] == ':') s.seed = std::strtoull(v + 8, nullptr, 10);
+    } else {
+        std::fprintf(stderr, "cuda-emu: unknown HEBB_CUDA_EMU_SCHEDULE `%s` (forward, reverse, "
+                             "shuffle[:SEED]); using forward\n", v);
+    }
+    return s;
+}
+
 // Runs one block to completion; false (with s.error set) on a failure.
 bool run_block(Sched& s, unsigned n) {
     s.fibers.assign(n, Fiber{});
@@ -270,12 +295,24 @@ bool run_block(Sched& s, unsigned n) {
         for (int r = 0; r < 6; r++) *--sp = 0;  // rbp rbx r12 r13 r14 r15
         f.sp = sp;
     }
+    static const Schedule sched = schedule_from_env();
+    std::vector<unsigned> turn(n);
+    for (unsigned i = 0; i < n; i++) turn[i] = sched.kind == Schedule::REVERSE ? n - 1 - i : i;
+    unsigned long long rng = sched.seed * 0x9e3779b97f4a7c15ull + 1 + s.rt.block_idx.x;
     unsigned done = 0;
     while (done < n) {
         s.progress = false;
         done = 0;
-        for (unsigned i = 0; i < n; i++) {
-            Fiber& f = s.fibers[i];
+        if (sched.kind == Schedule::SHUFFLE) {
+            for (unsigned i = n - 1; i > 0; i--) {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                std::swap(turn[i], turn[rng % (i + 1)]);
+            }
+        }
+        for (unsigned ti = 0; ti < n; ti++) {
+            Fiber& f = s.fibers[turn[ti]];
             if (f.wait == DONE) {
                 done++;
                 continue;
