@@ -8,7 +8,9 @@
 // collective with mismatched masks as an error) and results; it says nothing about speed, and
 // a data race between two barriers shows up only in the one interleaving the emulator picks.
 #include <dlfcn.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -46,9 +48,68 @@ const int SMEM_DEFAULT = 48 * 1024;
 const int MAX_THREADS = 1024;
 const size_t TOTAL_MEM = 80ull << 30;
 
+// Every device allocation and every block's shared memory ends at an inaccessible page (and
+// shared memory also starts after one), so an out-of-bounds access faults at once instead of
+// corrupting a neighbour; the fault handler names the kernel.
+const size_t PAGE = 4096;
+
+struct Fenced {
+    unsigned char* base;  // the mapping
+    size_t len;           // its length
+};
+
+// `n` usable bytes ending at a guard page (256-aligned when `n` is a multiple of 256),
+// preceded by one when `guard_before`.
+unsigned char* fenced_alloc(size_t n, bool guard_before, Fenced& f) {
+    const size_t body = (n + PAGE - 1) & ~(PAGE - 1);
+    const size_t pre = guard_before ? PAGE : 0;
+    f.len = pre + body + PAGE;
+    void* m = mmap(nullptr, f.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    f.base = static_cast<unsigned char*>(m);
+    if (guard_before) mprotect(f.base, PAGE, PROT_NONE);
+    mprotect(f.base + pre + body, PAGE, PROT_NONE);
+    return f.base + pre + body - n;
+}
+
 std::mutex g_mem_mutex;
-std::map<uintptr_t, size_t> g_allocs;
+std::map<uintptr_t, Fenced> g_allocs;
 size_t g_allocated = 0;
+
+// The kernel running on this OS thread, for the fault handler.
+thread_local const char* g_running = nullptr;
+
+void on_fault(int sig, siginfo_t* info, void*) {
+    char b[256];
+    const int len = std::snprintf(b, sizeof b,
+                                  "cuda-emu: memory fault at %p in kernel %s: an access outside "
+                                  "every buffer (or a thread's stack overflowed)\n",
+                                  info->si_addr, g_running ? g_running : "(none: host code)");
+    if (len > 0) (void)!write(2, b, (size_t)len);
+    signal(sig, SIG_DFL);  // returning re-runs the access, which now kills the process
+}
+
+void install_fault_handler() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction sa {};
+        sa.sa_sigaction = &on_fault;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigaction(SIGSEGV, &sa, nullptr);
+        sigaction(SIGBUS, &sa, nullptr);
+    });
+    // The handler runs on its own stack, so that a fiber's stack overflow can be reported.
+    thread_local std::vector<unsigned char> alt(64 * 1024);
+    thread_local bool set = false;
+    if (!set) {
+        stack_t ss{};
+        ss.ss_sp = alt.data();
+        ss.ss_size = alt.size();
+        sigaltstack(&ss, nullptr);
+        set = true;
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Fibers.
@@ -122,7 +183,8 @@ struct Sched {
     unsigned live = 0, bar_arrived = 0, bar_gen = 0;
     bool progress = false;
     std::string error;
-    std::vector<unsigned char> smem;
+    Fenced smem{nullptr, 0};
+    size_t smem_cap = 0;
 };
 
 thread_local Sched* g_sched = nullptr;
@@ -375,14 +437,19 @@ int launch(Function* fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, uns
     s.rt.grid_dim = {gx, gy, gz};
     s.rt.sync_block = &sync_block;
     s.rt.warp_exchange = &warp_exchange;
-    s.smem.assign(smem + 128, 0);
-    s.rt.dyn_smem = reinterpret_cast<unsigned char*>(
-        (reinterpret_cast<uintptr_t>(s.smem.data()) + 127) & ~uintptr_t(127));
+    // Shared memory ends at a guard page: a block that reads or writes past what the launch
+    // gave it faults.
+    const size_t smem_used = (smem + 127) & ~size_t(127);
+    if (s.smem.base) munmap(s.smem.base, s.smem.len);
+    s.rt.dyn_smem = fenced_alloc(smem_used, true, s.smem);
+    if (!s.rt.dyn_smem) return OUT_OF_MEMORY;
+    install_fault_handler();
     s.kernel = fn->kernel;
     s.args = params;
     s.error.clear();
     Sched* prev = g_sched;
     g_sched = &s;
+    g_running = fn->name.c_str();
     fn->bind(&s.rt);
     bool ok = true;
     for (unsigned z = 0; z < gz && ok; z++)
@@ -391,10 +458,11 @@ int launch(Function* fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, uns
                 s.rt.block_idx = {x, y, z};
                 // Uninitialised shared memory holds a fixed pattern, so a read before a write is
                 // reproducible.
-                std::memset(s.rt.dyn_smem, 0xa5, smem);
+                std::memset(s.rt.dyn_smem, 0xa5, smem_used);
                 ok = run_block(s, (unsigned)threads);
             }
     g_sched = prev;
+    g_running = nullptr;
     if (!ok) {
         std::fprintf(stderr, "cuda-emu: kernel %s, block (%u,%u,%u): %s\n", fn->name.c_str(),
                      s.rt.block_idx.x, s.rt.block_idx.y, s.rt.block_idx.z, s.error.c_str());
@@ -540,25 +608,28 @@ int cuEventElapsedTime_v2(float* ms, void* a, void* b) { return cuEventElapsedTi
 int cuMemAlloc_v2(unsigned long long* p, size_t n) {
     if (!p || n == 0) return INVALID_VALUE;
     const size_t rounded = (n + 255) & ~size_t(255);
-    void* m = std::aligned_alloc(256, rounded);
+    Fenced f;
+    unsigned char* m = fenced_alloc(rounded, false, f);
     if (!m) return OUT_OF_MEMORY;
     std::memset(m, 0xcd, rounded);
     std::lock_guard<std::mutex> g(g_mem_mutex);
-    g_allocs[reinterpret_cast<uintptr_t>(m)] = rounded;
+    g_allocs[reinterpret_cast<uintptr_t>(m)] = f;
     g_allocated += rounded;
     *p = reinterpret_cast<uintptr_t>(m);
     return OK;
 }
 int cuMemAllocAsync(unsigned long long* p, size_t n, void*) { return cuMemAlloc_v2(p, n); }
 int cuMemFree_v2(unsigned long long p) {
+    Fenced f;
     {
         std::lock_guard<std::mutex> g(g_mem_mutex);
         auto it = g_allocs.find((uintptr_t)p);
         if (it == g_allocs.end()) return INVALID_VALUE;
-        g_allocated -= it->second;
+        f = it->second;
+        g_allocated -= (f.base + f.len - PAGE) - reinterpret_cast<unsigned char*>(p);
         g_allocs.erase(it);
     }
-    std::free(reinterpret_cast<void*>(p));
+    munmap(f.base, f.len);
     return OK;
 }
 int cuMemFreeAsync(unsigned long long p, void*) { return cuMemFree_v2(p); }
