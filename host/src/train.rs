@@ -378,6 +378,14 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
             net.arch[l].conv.input,
             t_in.elapsed().as_secs_f64()
         ));
+        if lt.batch > 1 {
+            log.info(&format!(
+                "layer {} ({}): mini-batches of {} samples (summed STDP updates)",
+                l + 1,
+                lc.name,
+                lt.batch
+            ));
+        }
         let layer_t0 = Instant::now();
         let mut layer_samples = 0u64;
         let mut stop_reason = String::from("epoch budget");
