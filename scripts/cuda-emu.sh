@@ -15,7 +15,7 @@ mkdir -p "$OUT"
 
 build() { # output, source
     if [ ! -e "$1" ] || [ "$2" -nt "$1" ] || [ "$SRC/runtime.h" -nt "$1" ] || [ "$0" -nt "$1" ]; then
-        "$CXX" -std=c++17 -O2 -fPIC -shared -Wall -Wextra -Werror -DHEBB_EMU_DIR="\"$SRC\"" \
+        "$CXX" -std=c++17 -O2 -fPIC -shared -Wall -Wextra -DHEBB_EMU_DIR="\"$SRC\"" \
             "$2" -o "$1.tmp" -ldl
         mv "$1.tmp" "$1"
     fi
