@@ -5,7 +5,8 @@
 #                                    # and the parity test binary into carry/ (git-ignored), with
 #                                    # Fashion-MNIST when its Debian package is installed
 #   scripts/gpu-check.sh run [OUT]   # on the GPU machine (no toolchain needed), from the
-#                                    # repository root: parity suite with HEBB_REQUIRE_CUDA=1,
+#                                    # repository root: CUDA primitive semantics and the parity
+#                                    # suite with HEBB_REQUIRE_CUDA=1,
 #                                    # `hebb bench` on cuda and on a 2-thread CPU (exact and
 #                                    # mini-batch training), device memory; report in OUT
 #                                    # (default ./gpu-report)
@@ -16,16 +17,16 @@ cd "$ROOT"
 case "${1:-}" in
 prepare)
     cargo build --release -p hebb
-    bin=$(cargo test --release -p hebb-tests --test parity --no-run --message-format=json 2>/dev/null |
-        python3 -c 'import json,sys
+    bins=$(cargo test --release -p hebb-tests --test parity --test cuda_semantics --no-run \
+        --message-format=json 2>/dev/null | python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "parity":
-        print(m["executable"])')
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["target"]["name"], m["executable"])')
     mkdir -p carry
     cp target/release/hebb carry/hebb
-    cp "$bin" carry/parity
-    strip carry/hebb carry/parity
+    while read -r name path; do cp "$path" "carry/$name"; done <<< "$bins"
+    strip carry/hebb carry/parity carry/cuda_semantics
     # Fashion-MNIST (Debian package dataset-fashion-mnist), about 30 MB, when installed here.
     if [ -d /usr/share/datasets/fashion-mnist ]; then
         mkdir -p carry/fashion-mnist
@@ -48,6 +49,7 @@ run)
     # GPU_CHECK_SAMPLES limits the training samples per layer (default: a whole epoch).
     samples=(${GPU_CHECK_SAMPLES:+--samples "$GPU_CHECK_SAMPLES"})
     # The parity binary finds the embedded data relative to the repository root.
+    HEBB_REQUIRE_CUDA=1 carry/cuda_semantics 2>&1 | tee "$out/semantics.txt"
     HEBB_REQUIRE_CUDA=1 RAYON_NUM_THREADS=2 carry/parity ${GPU_CHECK_PARITY_FILTER:-} 2>&1 |
         tee "$out/parity.txt"
     batches=1,16,64,256

@@ -59,7 +59,7 @@ std::string cache_dir() {
 // an exported entry point that unpacks its arguments.
 std::string translate(const std::string& src) {
     static const std::regex dyn(
-        R"(extern\s+__shared__\s+(?:__align__\s*\(\s*\d+\s*\)\s+)?(\w+)\s+(\w+)\s*\[\s*\]\s*;)");
+        R"(extern\s+__shared__\s+(?:__align__\s*\(\s*\d+\s*\)\s+)?(\w[\w\s]*?)\s+(\w+)\s*\[\s*\]\s*;)");
     std::string out = std::regex_replace(src, dyn, "$1* const $2 = ($1*)hebb_emu_rt->dyn_smem;");
     static const std::regex kern(
         R"re(extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(\w+)\s*\()re");
