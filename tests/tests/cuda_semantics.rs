@@ -130,7 +130,7 @@ fn shared_atomics_and_large_dynamic_shared_memory() {
     let m = module(&ctx);
     let f = m.load_function("block_ops").expect("block_ops");
     let s = ctx.default_stream();
-    let bytes = 100 * 1024;
+    let bytes: i32 = 100 * 1024;
     let mut out = s.alloc_zeros::<i32>(3 * 7).expect("alloc");
     let cfg = LaunchConfig {
         grid_dim: (3, 1, 1),
@@ -138,7 +138,7 @@ fn shared_atomics_and_large_dynamic_shared_memory() {
         shared_mem_bytes: bytes as u32,
     };
     // Above 48 KiB a launch needs the attribute first: without it, it fails.
-    let b = bytes as i32;
+    let b = bytes;
     let mut lb = s.launch_builder(&f);
     lb.arg(&mut out).arg(&b);
     // SAFETY: `block_ops` writes 7 ints per block of the 3.
