@@ -562,6 +562,119 @@ fn train_kh_layer1(d: &mut Dev) {
 }
 test_device!(train_kh_layer1, train_kh_layer1_cpu, train_kh_layer1_cuda);
 
+/// Adaptive thresholds (homeostasis): every layer of both custom networks trained sample by
+/// sample with the thresholds raised for the maps that fired and decaying back to rest; the
+/// simulation runs every step. Weights, thresholds and counters must match the core's.
+fn train_homeostasis(d: &mut Dev) {
+    use hebb_core::homeostasis::{AdaptiveThreshold, decay_from_tau, spiked_maps};
+    for text in [CUSTOM_LOCAL, CUSTOM_LEAKY] {
+        let cfg = custom(text);
+        let net = net_of(&cfg);
+        let enc = ref_encode(&net, images(150));
+        let order: Vec<u32> = (0..150).collect();
+        // With no raise (θ+ = 0) the thresholds only decay, from below and from above, and
+        // the rounding toward rest decides where they settle.
+        for (l, plus) in [(0, 4), (1, 4), (0, 0), (1, 0)] {
+            let mut t = layer_train(&cfg.layers[l], l).expect("train params");
+            let rest = net.thresholds[l][0];
+            let raise = if plus == 0 { 0 } else { rest / plus };
+            let h = AdaptiveThreshold::new(rest, raise, decay_from_tau(20.0), rest / 2, 3 * rest)
+                .expect("homeostasis");
+            t.homeostasis = Some(h);
+            // Start some maps below rest and some above, so both decay directions occur.
+            let mut net = net.clone();
+            for (c, x) in net.thresholds[l].iter_mut().enumerate() {
+                *x = rest / 2 + (c as i32 * rest / 7) % (2 * rest);
+            }
+            let input = if l == 0 {
+                enc.clone()
+            } else {
+                ref_layer_times(&net, 0, &enc, t.inhibit_input)
+            };
+            // The core, sample by sample.
+            let a = &net.arch[l];
+            let m = a.conv.out_c as usize;
+            let plane = a.conv.output().plane();
+            let mut w = net.weights[l].clone();
+            let mut th = net.thresholds[l].clone();
+            let mut lr = LrState {
+                current: t.stdp,
+                samples: 0,
+            };
+            let mut wins = vec![0u32; m];
+            let mut stats = TrainStats::default();
+            let mut buf = SimBuffers::new(a, net.encoder.steps);
+            let mut fired = vec![0u32; words(m)];
+            for &i in &order {
+                lr.tick(&t);
+                let mut winners = vec![Winner::default(); t.wta.k as usize];
+                let mut sc = buf.scratch();
+                let r = simulate(
+                    &a.conv,
+                    &w[..],
+                    &th,
+                    &a.neuron,
+                    net.encoder.steps,
+                    input.sample(i as usize),
+                    Some(&t.wta),
+                    false,
+                    &mut sc,
+                    &mut winners,
+                )
+                .expect("simulate");
+                count(&mut stats, &r);
+                spiked_maps(sc.t_first, m, plane, &mut fired).expect("spiked maps");
+                for x in &winners[..r.winners] {
+                    wins[x.map as usize] += 1;
+                }
+                let won = &mut winners[..r.winners];
+                stdp_update(&a.conv, &mut w, input.sample(i as usize), won, &lr.current)
+                    .expect("stdp");
+                h.update(&mut th, &fired).expect("homeostasis update");
+            }
+            assert_ne!(th, net.thresholds[l], "the thresholds should have moved");
+            // The back end, in two calls.
+            let job = TrainJob {
+                arch: a,
+                train: &t,
+                steps: net.encoder.steps,
+                inputs: &input,
+            };
+            let mut dw = net.weights[l].clone();
+            let mut dth = net.thresholds[l].clone();
+            let mut dlr = LrState {
+                current: t.stdp,
+                samples: 0,
+            };
+            let mut dwins = vec![0u32; m];
+            let mut dstats = TrainStats::default();
+            for c in [&order[..70], &order[70..]] {
+                d.be()
+                    .train_adaptive(
+                        &job,
+                        &mut dw,
+                        &mut dth,
+                        c,
+                        &mut dlr,
+                        &mut dwins,
+                        &mut dstats,
+                    )
+                    .expect("train_adaptive");
+            }
+            assert_eq!(dstats, stats, "layer {l}");
+            assert_eq!(dwins, wins, "layer {l}");
+            assert_eq!(dlr, lr, "layer {l}");
+            assert_eq!(dth, th, "thresholds, layer {l}");
+            first_diff("adaptive weights", &dw, &w, 1);
+        }
+    }
+}
+test_device!(
+    train_homeostasis,
+    train_homeostasis_cpu,
+    train_homeostasis_cuda
+);
+
 /// Mini-batch training: both kheradpisheh2018 layers and a leaky custom layer, batch sizes that
 /// do and do not divide the sample count, calls split on batch boundaries.
 fn train_batches(d: &mut Dev) {

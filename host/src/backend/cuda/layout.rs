@@ -37,6 +37,8 @@ params! {
     KIND, LEAK, BETA, FIRE_ONCE,
     // Competition and learning.
     WTA_K, PER_MAP, RADIUS, POINTWISE, EARLY_STOP, RULE,
+    // Adaptive thresholds (core::homeostasis::AdaptiveThreshold; H_DECAY is the u32's bits).
+    ADAPT, H_REST, H_PLUS, H_DECAY, H_MIN, H_MAX,
     // Pooling and inhibition of the output.
     POOL, PK, PS, PP, PH, PW, INHIBIT, OUT_LEN,
     // Encoder.
@@ -228,6 +230,9 @@ pub enum SimMode<'a> {
         wta: &'a hebb_core::wta::WtaParams,
         /// STDP rule (0 multiplicative, 1 additive).
         rule: i32,
+        /// Adaptive thresholds, updated after every sample (the simulation then runs every
+        /// step: no early stop).
+        adapt: Option<&'a hebb_core::homeostasis::AdaptiveThreshold>,
     },
     /// Frozen output with pooling and optional pointwise inhibition.
     Output {
@@ -253,12 +258,20 @@ pub fn sim_layout(
     let o = g.output();
     let (n, plane, m) = (o.len(), o.plane(), o.c as usize);
     let (train, pointwise, cap, k) = match mode {
-        SimMode::Train { wta, rule } => {
+        SimMode::Train { wta, rule, adapt } => {
             p[P::WTA_K] = i32::from(wta.k);
             p[P::PER_MAP] = i32::from(wta.per_map());
             p[P::RADIUS] = i32::from(wta.effective_radius());
             p[P::POINTWISE] = i32::from(wta.pointwise);
-            p[P::EARLY_STOP] = 1;
+            p[P::EARLY_STOP] = i32::from(adapt.is_none());
+            if let Some(h) = adapt {
+                p[P::ADAPT] = 1;
+                p[P::H_REST] = h.theta_rest();
+                p[P::H_PLUS] = h.theta_plus();
+                p[P::H_DECAY] = h.decay() as i32;
+                p[P::H_MIN] = h.theta_min();
+                p[P::H_MAX] = h.theta_max();
+            }
             p[P::RULE] = rule;
             // Candidates of one step: one per position with pointwise inhibition, else one per
             // neuron.

@@ -8,6 +8,8 @@
 //!   sample's input prefetched into registers. Per step: scatter of the step's input events with
 //!   shared atomics (one warp per event), scan of the positions they reached, candidate
 //!   compaction, winners picked by warp 0.
+//! * `train_adaptive`: the same loop with the adaptive thresholds (homeostasis) updated after
+//!   every sample from the maps' fired bits, and every step simulated (no early stop).
 //! * `train` with mini-batches: per batch, `train_batch` simulates the batch's samples in parallel
 //!   (one block each, the same simulation code) and records their winners, then `stdp_batch`
 //!   sums and applies the changes (one block per map); weights stay on the device.
@@ -583,6 +585,7 @@ impl CudaBackend {
         let mode = SimMode::Train {
             wta: &job.train.wta,
             rule: rule_code(lr.current.rule),
+            adapt: None,
         };
         let (p, pl) =
             layout::sim_layout(a, job.steps, mode, TRAIN_THREADS, self.smem()).map_err(cuda)?;
@@ -668,6 +671,134 @@ impl CudaBackend {
     }
 }
 
+impl CudaBackend {
+    /// The sequential training loop in one launch of `train_layer`; with `adapt`, the layer's
+    /// adaptive thresholds (`job.train.homeostasis`) are updated after every sample and written
+    /// back to `thresholds`.
+    #[allow(clippy::too_many_arguments)]
+    fn train_seq(
+        &mut self,
+        job: &TrainJob<'_>,
+        weights: &mut [u16],
+        thresholds: &mut [i32],
+        order: &[u32],
+        lr: &mut LrState,
+        wins: &mut [u32],
+        stats: &mut TrainStats,
+        adapt: bool,
+    ) -> Result<()> {
+        let a = job.arch;
+        let g = &a.conv;
+        let m = g.out_c as usize;
+        validate_thresholds(thresholds, m)?;
+        a.neuron.validate()?;
+        job.train.wta.validate()?;
+        if weights.len() < g.n_weights() {
+            return Err(
+                hebb_core::Error::ShapeMismatch("weights shorter than the conv geometry").into(),
+            );
+        }
+        if job.inputs.per_sample != g.input.len() {
+            return Err(hebb_core::Error::ShapeMismatch(
+                "spike cache samples differ from the layer input",
+            )
+            .into());
+        }
+        if wins.len() < m {
+            return Err(hebb_core::Error::BufferTooSmall {
+                what: "wins",
+                need: m,
+                got: wins.len(),
+            }
+            .into());
+        }
+        if order.iter().any(|&i| i as usize >= job.inputs.len()) {
+            return Err(hebb_core::Error::InvalidParam("sample index out of range").into());
+        }
+        if order.is_empty() {
+            return Ok(());
+        }
+        let homeo = if adapt {
+            let h = job.train.homeostasis.as_ref();
+            Some(h.ok_or_else(|| cuda("adaptive training without homeostasis parameters"))?)
+        } else {
+            None
+        };
+        if job.train.batch > 1 && homeo.is_none() {
+            return self.train_batched(job, weights, thresholds, order, lr, wins, stats);
+        }
+        let mut lr_end = *lr;
+        let (ap, am) = replay_rates(job, order.len(), &mut lr_end);
+        let mode = SimMode::Train {
+            wta: &job.train.wta,
+            rule: rule_code(lr.current.rule),
+            adapt: homeo,
+        };
+        let threads = std::env::var("HEBB_CUDA_TRAIN_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|t| t % 32 == 0 && (32..=1024).contains(t))
+            .unwrap_or(TRAIN_THREADS);
+        let (p, pl) = layout::sim_layout(a, job.steps, mode, threads, self.smem()).map_err(cuda)?;
+        let nw = g.n_weights();
+        let mut w_d = self.up(&weights[..nw])?;
+        let mut th_d = self.up(&thresholds[..m])?;
+        let order_d = self.up(order)?;
+        let ap_d = self.up(&ap)?;
+        let am_d = self.up(&am)?;
+        let mut wins_d = self.zeros::<u32>(m)?;
+        let mut stats_d = self.zeros::<u32>(3 * order.len())?;
+        let mut scratch = self.zeros::<u8>(pl.global)?;
+        let profile = i32::from(std::env::var_os("HEBB_CUDA_PROFILE").is_some());
+        let mut prof_d = self.zeros::<u64>(16)?;
+        let f = self.kernel("sim.cu", "train_layer", &p)?;
+        self.set_smem(&f, pl.shared)?;
+        let n_order = i32::try_from(order.len()).map_err(|_| cuda("order too long"))?;
+        self.make_resident(job.inputs)?;
+        let inputs = &self.resident.as_ref().expect("made resident").data;
+        let mut lb = self.stream.launch_builder(&f);
+        lb.arg(&p)
+            .arg(inputs)
+            .arg(&order_d)
+            .arg(&n_order)
+            .arg(&ap_d)
+            .arg(&am_d)
+            .arg(&mut w_d)
+            .arg(&mut th_d)
+            .arg(&mut wins_d)
+            .arg(&mut stats_d)
+            .arg(&mut scratch)
+            .arg(&mut prof_d)
+            .arg(&profile);
+        let cfg = LaunchConfig {
+            grid_dim: (1, 1, 1),
+            block_dim: (threads, 1, 1),
+            shared_mem_bytes: pl.shared as u32,
+        };
+        // SAFETY: arguments match `train_layer`; every index in `order` was checked against
+        // the resident cache, the scratch holds SCR bytes for the one block.
+        unsafe { lb.launch(cfg) }.cx("train launch")?;
+        let w = self.down(&w_d, nw)?;
+        let dw = self.down(&wins_d, m)?;
+        let st = self.down(&stats_d, 3 * order.len())?;
+        if profile != 0 {
+            self.print_profile(&self.down(&prof_d, 16)?, pl.shared, pl.global);
+        }
+        weights[..nw].copy_from_slice(&w);
+        if adapt {
+            thresholds[..m].copy_from_slice(&self.down(&th_d, m)?);
+        }
+        for (acc, d) in wins.iter_mut().zip(&dw) {
+            *acc += d;
+        }
+        for s in st.chunks_exact(3) {
+            stats.add(u64::from(s[0]), s[1], s[2]);
+        }
+        *lr = lr_end;
+        Ok(())
+    }
+}
+
 impl Backend for CudaBackend {
     fn name(&self) -> String {
         format!(
@@ -709,108 +840,28 @@ impl Backend for CudaBackend {
         wins: &mut [u32],
         stats: &mut TrainStats,
     ) -> Result<()> {
+        let mut th = thresholds.to_vec();
         guard("CUDA train", || {
-            let a = job.arch;
-            let g = &a.conv;
-            let m = g.out_c as usize;
-            validate_thresholds(thresholds, m)?;
-            a.neuron.validate()?;
-            job.train.wta.validate()?;
-            if weights.len() < g.n_weights() {
-                return Err(hebb_core::Error::ShapeMismatch(
-                    "weights shorter than the conv geometry",
-                )
-                .into());
-            }
-            if job.inputs.per_sample != g.input.len() {
-                return Err(hebb_core::Error::ShapeMismatch(
-                    "spike cache samples differ from the layer input",
-                )
-                .into());
-            }
-            if wins.len() < m {
-                return Err(hebb_core::Error::BufferTooSmall {
-                    what: "wins",
-                    need: m,
-                    got: wins.len(),
-                }
-                .into());
-            }
-            if order.iter().any(|&i| i as usize >= job.inputs.len()) {
-                return Err(hebb_core::Error::InvalidParam("sample index out of range").into());
-            }
-            if order.is_empty() {
-                return Ok(());
-            }
-            if job.train.batch > 1 {
-                return self.train_batched(job, weights, thresholds, order, lr, wins, stats);
-            }
-            let mut lr_end = *lr;
-            let (ap, am) = replay_rates(job, order.len(), &mut lr_end);
-            let mode = SimMode::Train {
-                wta: &job.train.wta,
-                rule: rule_code(lr.current.rule),
-            };
-            let threads = std::env::var("HEBB_CUDA_TRAIN_THREADS")
-                .ok()
-                .and_then(|v| v.parse::<u32>().ok())
-                .filter(|t| t % 32 == 0 && (32..=1024).contains(t))
-                .unwrap_or(TRAIN_THREADS);
-            let (p, pl) =
-                layout::sim_layout(a, job.steps, mode, threads, self.smem()).map_err(cuda)?;
-            let nw = g.n_weights();
-            let mut w_d = self.up(&weights[..nw])?;
-            let th_d = self.up(thresholds)?;
-            let order_d = self.up(order)?;
-            let ap_d = self.up(&ap)?;
-            let am_d = self.up(&am)?;
-            let mut wins_d = self.zeros::<u32>(m)?;
-            let mut stats_d = self.zeros::<u32>(3 * order.len())?;
-            let mut scratch = self.zeros::<u8>(pl.global)?;
-            let profile = i32::from(std::env::var_os("HEBB_CUDA_PROFILE").is_some());
-            let mut prof_d = self.zeros::<u64>(16)?;
-            let f = self.kernel("sim.cu", "train_layer", &p)?;
-            self.set_smem(&f, pl.shared)?;
-            let n_order = i32::try_from(order.len()).map_err(|_| cuda("order too long"))?;
-            self.make_resident(job.inputs)?;
-            let inputs = &self.resident.as_ref().expect("made resident").data;
-            let mut lb = self.stream.launch_builder(&f);
-            lb.arg(&p)
-                .arg(inputs)
-                .arg(&order_d)
-                .arg(&n_order)
-                .arg(&ap_d)
-                .arg(&am_d)
-                .arg(&mut w_d)
-                .arg(&th_d)
-                .arg(&mut wins_d)
-                .arg(&mut stats_d)
-                .arg(&mut scratch)
-                .arg(&mut prof_d)
-                .arg(&profile);
-            let cfg = LaunchConfig {
-                grid_dim: (1, 1, 1),
-                block_dim: (threads, 1, 1),
-                shared_mem_bytes: pl.shared as u32,
-            };
-            // SAFETY: arguments match `train_layer`; every index in `order` was checked against
-            // the resident cache, the scratch holds SCR bytes for the one block.
-            unsafe { lb.launch(cfg) }.cx("train launch")?;
-            let w = self.down(&w_d, nw)?;
-            let dw = self.down(&wins_d, m)?;
-            let st = self.down(&stats_d, 3 * order.len())?;
-            if profile != 0 {
-                self.print_profile(&self.down(&prof_d, 16)?, pl.shared, pl.global);
-            }
-            weights[..nw].copy_from_slice(&w);
-            for (acc, d) in wins.iter_mut().zip(&dw) {
-                *acc += d;
-            }
-            for s in st.chunks_exact(3) {
-                stats.add(u64::from(s[0]), s[1], s[2]);
-            }
-            *lr = lr_end;
-            Ok(())
+            self.train_seq(job, weights, &mut th, order, lr, wins, stats, false)
+        })
+    }
+
+    fn supports_adaptive(&self) -> bool {
+        true
+    }
+
+    fn train_adaptive(
+        &mut self,
+        job: &TrainJob<'_>,
+        weights: &mut [u16],
+        thresholds: &mut [i32],
+        order: &[u32],
+        lr: &mut LrState,
+        wins: &mut [u32],
+        stats: &mut TrainStats,
+    ) -> Result<()> {
+        guard("CUDA train", || {
+            self.train_seq(job, weights, thresholds, order, lr, wins, stats, true)
         })
     }
 

@@ -127,6 +127,7 @@ pub fn preset_variants(preset: &str) -> Result<Vec<(&'static str, Params)>, Stri
         let train = SimMode::Train {
             wta: &t.wta,
             rule: 0,
+            adapt: t.homeostasis.as_ref(),
         };
         v.push(("sim.cu", sim_layout(a, steps, train, 1024, budget)?.0));
         let out = SimMode::Output { inhibit: true };

@@ -556,12 +556,43 @@ __device__ void stdp_block(const Params& p, const Sim& s, int nwin, u32 a_plus, 
     __syncthreads();
 }
 
+// core::homeostasis::AdaptiveThreshold::step for every map after a sample: raised when the map
+// fired anywhere (its bits in s.fired), then decayed toward rest (offset truncated toward zero),
+// then clamped.
+__device__ void adapt_thresholds(const Params& p, const Sim& s) {
+    const int m = PV(M), plane = PV(OH) * PV(OW);
+    int* th = (int*)s.theta;
+    for (int mi = threadIdx.x; mi < m; mi += blockDim.x) {
+        const int a = mi * plane, b = a + plane;
+        bool spiked = false;
+        for (int w = a >> 5; w <= (b - 1) >> 5 && !spiked; w++) {
+            u32 bits = s.fired[w];
+            const int lo = w << 5;
+            if (lo < a) bits &= 0xffffffffu << (a - lo);
+            if (lo + 32 > b) bits &= 0xffffffffu >> (lo + 32 - b);
+            spiked = bits != 0;
+        }
+        const i64 rest = PV(H_REST), t_min = PV(H_MIN), t_max = PV(H_MAX);
+        i64 t = th[mi];
+        if (spiked) {
+            t += PV(H_PLUS);
+            if (t > t_max) t = t_max;
+        }
+        // |t − rest| < 2^32 and decay < 2^32: the product fits 64 bits.
+        const i64 d = t - rest;
+        const i64 off = (i64)(((u64)(d < 0 ? -d : d) * (u64)(u32)PV(H_DECAY)) >> 32);
+        t = rest + (d < 0 ? -off : off);
+        th[mi] = (int)(t < t_min ? t_min : (t > t_max ? t_max : t));
+    }
+    __syncthreads();
+}
+
 // The sequential training loop of one layer over `order` (one block). `stats` receives per
 // sample: winners, spikes, events; `wins` the winners per map.
 extern "C" __global__ void __launch_bounds__(1024, 1)
 train_layer(Params p, const u8* __restrict__ inputs, const u32* __restrict__ order, int n_order,
             const u32* __restrict__ a_plus, const u32* __restrict__ a_minus, u16* w_g,
-            const int* theta_g, u32* wins, u32* stats, u8* scratch, u64* prof_g, int profile) {
+            int* theta_g, u32* wins, u32* stats, u8* scratch, u64* prof_g, int profile) {
     extern __shared__ __align__(16) u8 smem[];
     u8* gscr = scratch + (u64)blockIdx.x * (u64)(u32)PV(SCR);
     const Sim s = sim_buffers(p, smem, gscr, w_g, theta_g);
@@ -584,6 +615,7 @@ train_layer(Params p, const u8* __restrict__ inputs, const u32* __restrict__ ord
         u64 t_mark = prof ? clock64() : 0;
         const int nwin = s.misc[MISC_NWIN];
         if (nwin > 0) stdp_block(p, s, nwin, ap, am);
+        if (PV(ADAPT)) adapt_thresholds(p, s);
         if (tid == 0) {
             for (int q = 0; q < nwin; q++) s.wins[s.win[q * WIN_INTS]] += 1;
             stats[3 * i] = (u32)nwin;
@@ -598,6 +630,8 @@ train_layer(Params p, const u8* __restrict__ inputs, const u32* __restrict__ ord
         idx_next = idx_after;
     }
     for (int i = tid; i < PV(M); i += blockDim.x) wins[i] = s.wins[i];
+    if (PV(ADAPT) && PV(B_THETA) != BUF_EXTERNAL)
+        for (int i = tid; i < PV(M); i += blockDim.x) theta_g[i] = s.theta[i];
     if (PV(B_W) != BUF_EXTERNAL) {
         const int nw = PV(IN_C) * PV(K) * PV(K) * PV(M);
         for (int i = tid; i < nw; i += blockDim.x) w_g[i] = s.w[i];
