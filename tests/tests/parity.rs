@@ -218,9 +218,26 @@ fn ref_encode(net: &Net, imgs: &[u8]) -> SpikeCache {
 #[derive(Debug, Clone, PartialEq)]
 struct Trained {
     weights: Vec<u16>,
+    thresholds: Vec<i32>,
     wins: Vec<u32>,
     stats: TrainStats,
     lr: LrState,
+}
+
+impl Trained {
+    /// The state before training layer `l` of `net` with `t`.
+    fn start(net: &Net, l: usize, t: &LayerTrain) -> Self {
+        Self {
+            weights: net.weights[l].clone(),
+            thresholds: net.thresholds[l].clone(),
+            wins: vec![0; net.arch[l].conv.out_c as usize],
+            stats: TrainStats::default(),
+            lr: LrState {
+                current: t.stdp,
+                samples: 0,
+            },
+        }
+    }
 }
 
 /// Counts one simulated sample into `stats` (the reference's own bookkeeping).
@@ -240,13 +257,13 @@ fn ref_train(
     chunks: &[&[u32]],
 ) -> Trained {
     let a = &net.arch[l];
-    let mut w = net.weights[l].clone();
-    let mut lr = LrState {
-        current: t.stdp,
-        samples: 0,
-    };
-    let mut wins = vec![0u32; a.conv.out_c as usize];
-    let mut stats = TrainStats::default();
+    let Trained {
+        weights: mut w,
+        thresholds,
+        mut wins,
+        mut stats,
+        mut lr,
+    } = Trained::start(net, l, t);
     let mut buf = SimBuffers::new(a, net.encoder.steps);
     let mut winners = vec![Winner::default(); t.wta.k as usize];
     for &i in chunks.iter().flat_map(|c| c.iter()) {
@@ -283,6 +300,7 @@ fn ref_train(
     }
     Trained {
         weights: w,
+        thresholds,
         wins,
         stats,
         lr,
@@ -300,13 +318,13 @@ fn ref_train_batched(
     order: &[u32],
 ) -> Trained {
     let a = &net.arch[l];
-    let mut w = net.weights[l].clone();
-    let mut lr = LrState {
-        current: t.stdp,
-        samples: 0,
-    };
-    let mut wins = vec![0u32; a.conv.out_c as usize];
-    let mut stats = TrainStats::default();
+    let Trained {
+        weights: mut w,
+        thresholds,
+        mut wins,
+        mut stats,
+        mut lr,
+    } = Trained::start(net, l, t);
     let mut buf = SimBuffers::new(a, net.encoder.steps);
     let mut acc = vec![0i32; w.len()];
     let k = t.wta.k as usize;
@@ -350,6 +368,7 @@ fn ref_train_batched(
     }
     Trained {
         weights: w,
+        thresholds,
         wins,
         stats,
         lr,
@@ -429,13 +448,13 @@ fn dev_train(
     chunks: &[&[u32]],
 ) -> Trained {
     let a = &net.arch[l];
-    let mut w = net.weights[l].clone();
-    let mut lr = LrState {
-        current: t.stdp,
-        samples: 0,
-    };
-    let mut wins = vec![0u32; a.conv.out_c as usize];
-    let mut stats = TrainStats::default();
+    let Trained {
+        weights: mut w,
+        thresholds,
+        mut wins,
+        mut stats,
+        mut lr,
+    } = Trained::start(net, l, t);
     let job = TrainJob {
         arch: a,
         train: t,
@@ -457,6 +476,7 @@ fn dev_train(
     }
     Trained {
         weights: w,
+        thresholds,
         wins,
         stats,
         lr,
@@ -595,24 +615,17 @@ fn train_homeostasis(d: &mut Dev) {
             let a = &net.arch[l];
             let m = a.conv.out_c as usize;
             let plane = a.conv.output().plane();
-            let mut w = net.weights[l].clone();
-            let mut th = net.thresholds[l].clone();
-            let mut lr = LrState {
-                current: t.stdp,
-                samples: 0,
-            };
-            let mut wins = vec![0u32; m];
-            let mut stats = TrainStats::default();
+            let mut want = Trained::start(&net, l, &t);
             let mut buf = SimBuffers::new(a, net.encoder.steps);
             let mut fired = vec![0u32; words(m)];
             for &i in &order {
-                lr.tick(&t);
+                want.lr.tick(&t);
                 let mut winners = vec![Winner::default(); t.wta.k as usize];
                 let mut sc = buf.scratch();
                 let r = simulate(
                     &a.conv,
-                    &w[..],
-                    &th,
+                    &want.weights[..],
+                    &want.thresholds,
                     &a.neuron,
                     net.encoder.steps,
                     input.sample(i as usize),
@@ -622,17 +635,28 @@ fn train_homeostasis(d: &mut Dev) {
                     &mut winners,
                 )
                 .expect("simulate");
-                count(&mut stats, &r);
+                count(&mut want.stats, &r);
                 spiked_maps(sc.t_first, m, plane, &mut fired).expect("spiked maps");
                 for x in &winners[..r.winners] {
-                    wins[x.map as usize] += 1;
+                    want.wins[x.map as usize] += 1;
                 }
                 let won = &mut winners[..r.winners];
-                stdp_update(&a.conv, &mut w, input.sample(i as usize), won, &lr.current)
-                    .expect("stdp");
-                h.update(&mut th, &fired).expect("homeostasis update");
+                let lr = want.lr.current;
+                stdp_update(
+                    &a.conv,
+                    &mut want.weights,
+                    input.sample(i as usize),
+                    won,
+                    &lr,
+                )
+                .expect("stdp");
+                h.update(&mut want.thresholds, &fired)
+                    .expect("homeostasis update");
             }
-            assert_ne!(th, net.thresholds[l], "the thresholds should have moved");
+            assert_ne!(
+                want.thresholds, net.thresholds[l],
+                "the thresholds should have moved"
+            );
             // The back end, in two calls.
             let job = TrainJob {
                 arch: a,
@@ -640,32 +664,23 @@ fn train_homeostasis(d: &mut Dev) {
                 steps: net.encoder.steps,
                 inputs: &input,
             };
-            let mut dw = net.weights[l].clone();
-            let mut dth = net.thresholds[l].clone();
-            let mut dlr = LrState {
-                current: t.stdp,
-                samples: 0,
-            };
-            let mut dwins = vec![0u32; m];
-            let mut dstats = TrainStats::default();
+            let mut got = Trained::start(&net, l, &t);
             for c in [&order[..70], &order[70..]] {
+                let g = &mut got;
                 d.be()
                     .train_adaptive(
                         &job,
-                        &mut dw,
-                        &mut dth,
+                        &mut g.weights,
+                        &mut g.thresholds,
                         c,
-                        &mut dlr,
-                        &mut dwins,
-                        &mut dstats,
+                        &mut g.lr,
+                        &mut g.wins,
+                        &mut g.stats,
                     )
                     .expect("train_adaptive");
             }
-            assert_eq!(dstats, stats, "layer {l}");
-            assert_eq!(dwins, wins, "layer {l}");
-            assert_eq!(dlr, lr, "layer {l}");
-            assert_eq!(dth, th, "thresholds, layer {l}");
-            first_diff("adaptive weights", &dw, &w, 1);
+            first_diff("adaptive weights", &got.weights, &want.weights, 1);
+            assert_eq!(got, want, "layer {l}");
         }
     }
 }
