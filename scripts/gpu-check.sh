@@ -57,6 +57,11 @@ run)
         tee "$out/bench-cuda.txt"
     RAYON_NUM_THREADS=2 carry/hebb bench --device cpu --batch "$batches" "${samples[@]}" \
         --json "$out/bench-cpu.json" 2>&1 | tee "$out/bench-cpu.txt"
+    # Adaptive thresholds (homeostasis) on the GPU: the igarss2023 preset's layers.
+    for dev in cuda cpu; do
+        RAYON_NUM_THREADS=2 carry/hebb bench --device "$dev" --paper igarss2023 "${samples[@]}" \
+            --repeat 1 --json "$out/bench-$dev-igarss.json" 2>&1 | tee "$out/bench-$dev-igarss.txt"
+    done
     if [ -d carry/fashion-mnist ]; then
         for dev in cuda cpu; do
             RAYON_NUM_THREADS=2 carry/hebb bench --device "$dev" --batch "$batches" \

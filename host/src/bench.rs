@@ -75,16 +75,14 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
             let mut wins = vec![0u32; net.arch[l].conv.out_c as usize];
             let mut st = TrainStats::default();
             let mut w = net.weights[l].clone();
+            let mut th = net.thresholds[l].clone();
             let t = Instant::now();
-            be.train(
-                &job,
-                &mut w,
-                &net.thresholds[l],
-                &order,
-                &mut lr,
-                &mut wins,
-                &mut st,
-            )?;
+            if lt.homeostasis.is_some() {
+                // As the trainer: adaptive thresholds need their own loop.
+                be.train_adaptive(&job, &mut w, &mut th, &order, &mut lr, &mut wins, &mut st)?;
+            } else {
+                be.train(&job, &mut w, &th, &order, &mut lr, &mut wins, &mut st)?;
+            }
             let s = t.elapsed().as_secs_f64();
             let name = if b == 1 {
                 format!("{} training", cfg.layers[l].name)
