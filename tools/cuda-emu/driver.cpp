@@ -4,19 +4,19 @@
 // as a fiber on the calling OS thread.
 //
 // Fibers switch only at __syncthreads and warp collectives, so the emulator checks the kernels'
-// logic, synchronisation (a missing thread at a barrier is reported as a deadlock, a warp
-// collective with mismatched masks as an error) and results; it says nothing about speed, and
-// a data race between two barriers shows up only in the one interleaving the emulator picks.
+// logic, synchronisation (threads that never meet at a barrier or in a collective are reported
+// as a deadlock) and results; it says nothing about speed. A result that depends on the order
+// in which threads run shows up when the turn order (HEBB_CUDA_EMU_SCHEDULE) changes it.
 #include <dlfcn.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
@@ -184,7 +184,6 @@ struct Sched {
     bool progress = false;
     std::string error;
     Fenced smem{nullptr, 0};
-    size_t smem_cap = 0;
 };
 
 thread_local Sched* g_sched = nullptr;
