@@ -668,8 +668,9 @@ fn cuda_without_a_gpu_fails_with_a_reason() {
     assert!(stderr.contains("no usable GPU"), "{stderr}");
 }
 
-/// The whole trainer on the GPU writes the very bytes of the CPU run's model. Skipped (and said
-/// so) without a usable GPU, unless `HEBB_REQUIRE_CUDA=1`.
+/// The whole trainer on the GPU writes the very bytes of the CPU run's model: exact training,
+/// mini-batches, and a layer with adaptive thresholds. Skipped (and said so) without a usable
+/// GPU, unless `HEBB_REQUIRE_CUDA=1`.
 #[test]
 fn cuda_trains_the_cpu_model_byte_for_byte() {
     if let Err(e) = backend::open(DeviceChoice::Cuda) {
@@ -682,32 +683,48 @@ fn cuda_trains_the_cpu_model_byte_for_byte() {
         return;
     }
     let f = Fixture::new();
-    let mut args = f.train_args("G");
-    let dev = args.iter().position(|a| *a == "cpu").unwrap();
-    args[dev] = "cuda";
-    // Not in-process: probing CUDA swaps the process's panic hook.
-    let out = f.hebb(&args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let log = String::from_utf8_lossy(&f.read("runs/G/logs/train.log")).into_owned();
-    assert!(
-        log.contains("cuda: "),
-        "the run should say it used CUDA:\n{log}"
+    let homeo = TINY_TOML.replacen(
+        "maps = 4\n",
+        "maps = 4\nhomeostasis = { theta_plus = 2.0, tau = 50.0, theta_max = 30.0, dead_rate = 0.0, recovery_sigma = 0.0 }\n",
+        1,
     );
-    assert!(
-        f.read("runs/G/model.hebb") == f.read("runs/A/model.hebb"),
-        "CUDA and CPU trained different models"
-    );
-    let metrics = |run: &str| -> serde_json::Value {
-        let mut m: serde_json::Value =
-            serde_json::from_slice(&f.read(&format!("runs/{run}/metrics_final.json"))).unwrap();
-        // Timings and the device differ by nature; everything learned must not.
-        for k in ["device", "seconds", "wall_seconds", "samples_per_second"] {
-            m.as_object_mut().unwrap().remove(k);
+    assert_ne!(homeo, TINY_TOML);
+    f.write("homeo.toml", homeo.as_bytes());
+    // (name, config, extra flags); run A (exact, CPU) exists already.
+    let cases: [(&str, &str, &[&str]); 3] = [
+        ("A", "tiny.toml", &[]),
+        ("B16", "tiny.toml", &["--batch", "16"]),
+        ("H", "homeo.toml", &[]),
+    ];
+    for (name, cfg, extra) in cases {
+        let with = |dev: &str, run: &str| -> Vec<&'static str> {
+            let mut args = f.train_args(run);
+            args[2] = f.p(cfg);
+            let d = args.iter().position(|a| *a == "cpu").unwrap();
+            args[d] = Box::leak(dev.to_owned().into_boxed_str());
+            args.extend_from_slice(extra);
+            args
+        };
+        if name != "A" {
+            assert_eq!(in_process(&with("cpu", name)), Ok(0), "{name} on the CPU");
         }
-        m
-    };
-    assert_eq!(metrics("G")["test_accuracy"], metrics("A")["test_accuracy"]);
+        let gpu_run: &'static str = Box::leak(format!("{name}-cuda").into_boxed_str());
+        // Not in-process: probing CUDA swaps the process's panic hook.
+        let out = f.hebb(&with("cuda", gpu_run));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        let log = String::from_utf8_lossy(&f.read(&format!("runs/{gpu_run}/logs/train.log")))
+            .into_owned();
+        assert!(
+            log.contains("cuda: "),
+            "{name}: the run should say it used CUDA:\n{log}"
+        );
+        assert!(
+            f.read(&format!("runs/{gpu_run}/model.hebb"))
+                == f.read(&format!("runs/{name}/model.hebb")),
+            "{name}: CUDA and CPU trained different models"
+        );
+    }
 }
 
 #[test]
