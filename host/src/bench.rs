@@ -1,6 +1,6 @@
 //! `hebb bench`: throughput of every stage of a preset on the chosen device, and peak memory.
 
-use crate::backend::{LrState, TrainJob, TrainStats};
+use crate::backend::{LayerState, LrState, TrainJob, TrainStats};
 use crate::cli::BenchArgs;
 use crate::config::TrainConfig;
 use crate::log::{Level, Log};
@@ -77,12 +77,17 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
             let mut w = net.weights[l].clone();
             let mut th = net.thresholds[l].clone();
             let t = Instant::now();
-            if lt.homeostasis.is_some() {
-                // As the trainer: adaptive thresholds need their own loop.
-                be.train_adaptive(&job, &mut w, &mut th, &order, &mut lr, &mut wins, &mut st)?;
-            } else {
-                be.train(&job, &mut w, &th, &order, &mut lr, &mut wins, &mut st)?;
-            }
+            be.train(
+                &job,
+                &order,
+                &mut LayerState {
+                    weights: &mut w,
+                    thresholds: &mut th,
+                    lr: &mut lr,
+                    wins: &mut wins,
+                    stats: &mut st,
+                },
+            )?;
             let s = t.elapsed().as_secs_f64();
             let name = if b == 1 {
                 format!("{} training", cfg.layers[l].name)

@@ -47,7 +47,7 @@
 //! as little-endian bytes.
 
 use crate::backend::cpu::CpuBackend;
-use crate::backend::{Backend, LrState, TrainJob, TrainStats};
+use crate::backend::{Backend, LayerState, LrState, TrainJob, TrainStats};
 use crate::config::TrainConfig;
 use crate::data::Dataset;
 use crate::net::{LayerTrain, Net, ProvenanceOwned, layer_train};
@@ -528,26 +528,36 @@ pub fn learn_expectations(
         steps,
         inputs: &inputs,
     };
-    let thr = &net.thresholds[0];
     let maps = net.arch[0].conv.out_c as usize;
     let run = |order: &[u32], per_sample: bool| -> Result<(Vec<LearnExpect>, Vec<u16>)> {
         let mut be = CpuBackend::new();
         let mut w = net.weights[0].clone();
+        let mut th = net.thresholds[0].clone();
         let mut lr = lr0;
         let mut wins = vec![0u32; maps];
         let mut stats = TrainStats::default();
         let mut out = Vec::new();
-        if per_sample {
-            for &i in order {
-                let before = stats.winners;
-                be.train(&job, &mut w, thr, &[i], &mut lr, &mut wins, &mut stats)?;
+        let calls: Vec<&[u32]> = if per_sample {
+            order.chunks(1).collect()
+        } else {
+            vec![order]
+        };
+        for call in calls {
+            let before = stats.winners;
+            let mut st = LayerState {
+                weights: &mut w,
+                thresholds: &mut th,
+                lr: &mut lr,
+                wins: &mut wins,
+                stats: &mut stats,
+            };
+            be.train(&job, call, &mut st)?;
+            if per_sample {
                 out.push(LearnExpect {
                     winners: u16::try_from(stats.winners - before)?,
                     crc: crc_weights(&w),
                 });
             }
-        } else {
-            be.train(&job, &mut w, thr, order, &mut lr, &mut wins, &mut stats)?;
         }
         Ok((out, w))
     };

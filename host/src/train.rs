@@ -3,7 +3,7 @@
 //! on the features of the whole network. Checkpoints are exact: a resumed run ends with the same
 //! bytes as an uninterrupted one.
 
-use crate::backend::{Backend, LrState, SpikeCache, TrainJob, TrainStats};
+use crate::backend::{Backend, LayerState, LrState, SpikeCache, TrainJob, TrainStats};
 use crate::config::TrainConfig;
 use crate::data::{DataSource, Split};
 use crate::io::{append_line, write_atomic};
@@ -416,42 +416,24 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
                     b = b.min(a + left.div_ceil(bsz) * bsz).min(n);
                 }
                 if b > a {
-                    if lt.homeostasis.is_some() && !be.supports_adaptive() {
-                        bail!(
-                            "layer {} uses adaptive thresholds, which {} does not implement; use --device cpu",
-                            lc.name,
-                            be.name()
-                        );
-                    }
                     let job = TrainJob {
                         arch: &net.arch[l],
                         train: &lt,
                         steps: net.encoder.steps,
                         inputs: &inputs,
                     };
-                    let lr = st.lr.as_mut().expect("set above");
                     let mut wins = vec![0u32; maps];
-                    if lt.homeostasis.is_some() {
-                        be.train_adaptive(
-                            &job,
-                            &mut net.weights[l],
-                            &mut net.thresholds[l],
-                            &order[a..b],
-                            lr,
-                            &mut wins,
-                            &mut st.epoch_stats,
-                        )?;
-                    } else {
-                        be.train(
-                            &job,
-                            &mut net.weights[l],
-                            &net.thresholds[l],
-                            &order[a..b],
-                            lr,
-                            &mut wins,
-                            &mut st.epoch_stats,
-                        )?;
-                    }
+                    be.train(
+                        &job,
+                        &order[a..b],
+                        &mut LayerState {
+                            weights: &mut net.weights[l],
+                            thresholds: &mut net.thresholds[l],
+                            lr: st.lr.as_mut().expect("set above"),
+                            wins: &mut wins,
+                            stats: &mut st.epoch_stats,
+                        },
+                    )?;
                     for (m, w) in wins.iter().enumerate() {
                         st.wins[m] += w;
                         st.epoch_wins[m] += w;

@@ -7,7 +7,7 @@
 //! fail instead, so a GPU run cannot silently skip.
 
 use hebb::backend::cpu::{CpuBackend, SimBuffers, layer_output};
-use hebb::backend::{Backend, FeatureSet, LrState, SpikeCache, TrainJob, TrainStats};
+use hebb::backend::{Backend, FeatureSet, LayerState, LrState, SpikeCache, TrainJob, TrainStats};
 use hebb::config::TrainConfig;
 use hebb::net::{LayerTrain, Net, layer_train};
 use hebb_core::encode::{EncodeScratch, encode};
@@ -238,6 +238,17 @@ impl Trained {
             },
         }
     }
+
+    /// Borrows the state for a back end's `train`.
+    fn state(&mut self) -> LayerState<'_> {
+        LayerState {
+            weights: &mut self.weights,
+            thresholds: &mut self.thresholds,
+            lr: &mut self.lr,
+            wins: &mut self.wins,
+            stats: &mut self.stats,
+        }
+    }
 }
 
 /// Counts one simulated sample into `stats` (the reference's own bookkeeping).
@@ -447,40 +458,17 @@ fn dev_train(
     inputs: &SpikeCache,
     chunks: &[&[u32]],
 ) -> Trained {
-    let a = &net.arch[l];
-    let Trained {
-        weights: mut w,
-        thresholds,
-        mut wins,
-        mut stats,
-        mut lr,
-    } = Trained::start(net, l, t);
     let job = TrainJob {
-        arch: a,
+        arch: &net.arch[l],
         train: t,
         steps: net.encoder.steps,
         inputs,
     };
+    let mut got = Trained::start(net, l, t);
     for c in chunks {
-        d.be()
-            .train(
-                &job,
-                &mut w,
-                &net.thresholds[l],
-                c,
-                &mut lr,
-                &mut wins,
-                &mut stats,
-            )
-            .expect("train");
+        d.be().train(&job, c, &mut got.state()).expect("train");
     }
-    Trained {
-        weights: w,
-        thresholds,
-        wins,
-        stats,
-        lr,
-    }
+    got
 }
 
 fn first_diff<T: PartialEq + std::fmt::Debug>(what: &str, a: &[T], b: &[T], per: usize) {
@@ -666,18 +654,7 @@ fn train_homeostasis(d: &mut Dev) {
             };
             let mut got = Trained::start(&net, l, &t);
             for c in [&order[..70], &order[70..]] {
-                let g = &mut got;
-                d.be()
-                    .train_adaptive(
-                        &job,
-                        &mut g.weights,
-                        &mut g.thresholds,
-                        c,
-                        &mut g.lr,
-                        &mut g.wins,
-                        &mut g.stats,
-                    )
-                    .expect("train_adaptive");
+                d.be().train(&job, c, &mut got.state()).expect("train");
             }
             first_diff("adaptive weights", &got.weights, &want.weights, 1);
             assert_eq!(got, want, "layer {l}");
@@ -922,24 +899,10 @@ fn bad_order(d: &mut Dev) {
             steps: net.encoder.steps,
             inputs: &cache,
         };
-        let mut w = net.weights[0].clone();
-        let mut lr = LrState {
-            current: t.stdp,
-            samples: 0,
-        };
-        let mut wins = vec![0u32; 30];
-        let mut stats = TrainStats::default();
-        let r = d.be().train(
-            &job,
-            &mut w,
-            &net.thresholds[0],
-            &[0, 1, 4],
-            &mut lr,
-            &mut wins,
-            &mut stats,
-        );
+        let mut got = Trained::start(&net, 0, &t);
+        let r = d.be().train(&job, &[0, 1, 4], &mut got.state());
         assert!(r.is_err(), "batch {batch}");
-        assert_eq!(w, net.weights[0], "batch {batch}");
+        assert_eq!(got.weights, net.weights[0], "batch {batch}");
     }
 }
 test_device!(bad_order, bad_order_cpu, bad_order_cuda);
@@ -1052,19 +1015,16 @@ fn bench_one(d: &mut Dev, all: &[u8], n_train: usize, n_order: usize, n_feat: us
         };
         let mut wins = vec![0u32; net.arch[l].conv.out_c as usize];
         let mut st = TrainStats::default();
-        let th = net.thresholds[l].clone();
+        let mut th = net.thresholds[l].clone();
         let t = Instant::now();
-        d.be()
-            .train(
-                &job,
-                &mut net.weights[l],
-                &th,
-                &order,
-                &mut lr,
-                &mut wins,
-                &mut st,
-            )
-            .expect("train");
+        let mut state = LayerState {
+            weights: &mut net.weights[l],
+            thresholds: &mut th,
+            lr: &mut lr,
+            wins: &mut wins,
+            stats: &mut st,
+        };
+        d.be().train(&job, &order, &mut state).expect("train");
         rate(
             &format!("conv{} training", l + 1),
             n_order,

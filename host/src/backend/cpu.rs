@@ -2,7 +2,7 @@
 //! (encoding, frozen-layer outputs, feature extraction); training is sequential because every
 //! sample learns from the weights the previous one left.
 
-use super::{Backend, FeatureSet, LrState, Result, SpikeCache, TrainJob, TrainStats};
+use super::{Backend, FeatureSet, LayerState, Result, SpikeCache, TrainJob};
 use crate::net::Net;
 use hebb_core::encode::{EncodeScratch, encode};
 use hebb_core::layer::{
@@ -32,31 +32,27 @@ impl CpuBackend {
         Self::default()
     }
 
-    /// The sequential per-sample loop behind `train` and `train_adaptive`.
-    #[allow(clippy::too_many_arguments)]
+    /// The sequential per-sample loop (with adaptive thresholds when the layer has them).
     fn train_loop(
         &mut self,
         job: &TrainJob<'_>,
-        weights: &mut [u16],
-        thresholds: &mut [i32],
         order: &[u32],
-        lr: &mut LrState,
-        wins: &mut [u32],
-        stats: &mut TrainStats,
-        adapt: bool,
+        st: &mut LayerState<'_>,
     ) -> Result<()> {
         let a = job.arch;
         if order.iter().any(|&i| i as usize >= job.inputs.len()) {
             return Err(hebb_core::Error::InvalidParam("sample index out of range").into());
         }
-        if !adapt && job.train.batch > 1 {
-            return self.train_batches(job, weights, thresholds, order, lr, wins, stats);
+        let homeo = job.train.homeostasis;
+        if homeo.is_none() && job.train.batch > 1 {
+            return self.train_batches(job, order, st);
         }
+        let (weights, thresholds) = (&mut *st.weights, &mut *st.thresholds);
+        let (lr, wins, stats) = (&mut *st.lr, &mut *st.wins, &mut *st.stats);
         if !self.sim.as_ref().is_some_and(|b| b.fits(a, job.steps)) {
             self.sim = Some(SimBuffers::new(a, job.steps));
         }
         let buf = self.sim.as_mut().expect("just set");
-        let homeo = if adapt { job.train.homeostasis } else { None };
         let out = a.conv.output();
         let mut fired = vec![0u32; words(out.c as usize)];
         let mut winners = vec![Winner::default(); job.train.wta.k as usize];
@@ -105,17 +101,14 @@ impl CpuBackend {
     /// Mini-batch training: the samples of each batch (`job.train.batch` consecutive entries of
     /// `order`) are simulated in parallel with the weights the previous batch left, then their
     /// STDP changes are summed and applied at once. Results do not depend on the thread count.
-    #[allow(clippy::too_many_arguments)]
     fn train_batches(
         &mut self,
         job: &TrainJob<'_>,
-        weights: &mut [u16],
-        thresholds: &[i32],
         order: &[u32],
-        lr: &mut LrState,
-        wins: &mut [u32],
-        stats: &mut TrainStats,
+        st: &mut LayerState<'_>,
     ) -> Result<()> {
+        let (weights, thresholds) = (&mut *st.weights, &mut *st.thresholds);
+        let (lr, wins, stats) = (&mut *st.lr, &mut *st.wins, &mut *st.stats);
         let a = job.arch;
         let nw = a.conv.n_weights();
         if weights.len() < nw {
@@ -399,35 +392,8 @@ impl Backend for CpuBackend {
         })
     }
 
-    fn train(
-        &mut self,
-        job: &TrainJob<'_>,
-        weights: &mut [u16],
-        thresholds: &[i32],
-        order: &[u32],
-        lr: &mut LrState,
-        wins: &mut [u32],
-        stats: &mut TrainStats,
-    ) -> Result<()> {
-        let mut th = thresholds.to_vec();
-        self.train_loop(job, weights, &mut th, order, lr, wins, stats, false)
-    }
-
-    fn supports_adaptive(&self) -> bool {
-        true
-    }
-
-    fn train_adaptive(
-        &mut self,
-        job: &TrainJob<'_>,
-        weights: &mut [u16],
-        thresholds: &mut [i32],
-        order: &[u32],
-        lr: &mut LrState,
-        wins: &mut [u32],
-        stats: &mut TrainStats,
-    ) -> Result<()> {
-        self.train_loop(job, weights, thresholds, order, lr, wins, stats, true)
+    fn train(&mut self, job: &TrainJob<'_>, order: &[u32], st: &mut LayerState<'_>) -> Result<()> {
+        self.train_loop(job, order, st)
     }
 
     fn layer_times(

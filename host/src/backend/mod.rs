@@ -139,6 +139,21 @@ impl TrainStats {
     }
 }
 
+/// What training one layer changes, borrowed from the trainer for one [`Backend::train`] call.
+#[derive(Debug)]
+pub struct LayerState<'a> {
+    /// Kernels, `[c][ky][kx][map]`.
+    pub weights: &'a mut [u16],
+    /// Per-map thresholds; changed only with adaptive thresholds.
+    pub thresholds: &'a mut [i32],
+    /// Learning-rate schedule.
+    pub lr: &'a mut LrState,
+    /// Winners per map (added to).
+    pub wins: &'a mut [u32],
+    /// Counters (added to).
+    pub stats: &'a mut TrainStats,
+}
+
 /// A compute back end.
 pub trait Backend {
     /// Human-readable name ("cpu (2 threads)", "cuda: NVIDIA H100 …").
@@ -148,47 +163,13 @@ pub trait Backend {
     fn encode(&mut self, net: &Net, images: &[u8]) -> Result<SpikeCache>;
 
     /// Trains one layer on the samples `order` (indices into `job.inputs`), one after another,
-    /// exactly as the core's `simulate` (with early stop) + `stdp_update` do; with
-    /// `job.train.batch > 1`, in mini-batches of that many consecutive entries of `order`
-    /// (`simulate` from the batch's weights, then `stdp_accumulate` per sample and
-    /// `apply_accumulated`). `wins` counts the winners per map.
-    #[allow(clippy::too_many_arguments)]
-    fn train(
-        &mut self,
-        job: &TrainJob<'_>,
-        weights: &mut [u16],
-        thresholds: &[i32],
-        order: &[u32],
-        lr: &mut LrState,
-        wins: &mut [u32],
-        stats: &mut TrainStats,
-    ) -> Result<()>;
-
-    /// True when [`Backend::train_adaptive`] is implemented.
-    fn supports_adaptive(&self) -> bool {
-        false
-    }
-
-    /// [`Backend::train`] with adaptive thresholds (`job.train.homeostasis`): after every
-    /// sample the thresholds of the maps that fired are raised and all decay toward rest. The
-    /// simulation then runs all steps (no early stop), since a map may fire after the winners.
-    #[allow(clippy::too_many_arguments)]
-    fn train_adaptive(
-        &mut self,
-        job: &TrainJob<'_>,
-        weights: &mut [u16],
-        thresholds: &mut [i32],
-        order: &[u32],
-        lr: &mut LrState,
-        wins: &mut [u32],
-        stats: &mut TrainStats,
-    ) -> Result<()> {
-        let _ = (job, weights, thresholds, order, lr, wins, stats);
-        Err(BackendError::Cuda(format!(
-            "adaptive thresholds (homeostasis) are not implemented on {}; use --device cpu",
-            self.name()
-        )))
-    }
+    /// exactly as the core's `simulate` (with early stop) + `stdp_update` do. With adaptive
+    /// thresholds (`job.train.homeostasis`) the thresholds of the maps that fired are raised
+    /// after every sample and all decay toward rest, and the simulation runs every step (a map
+    /// may fire after the winners). With `job.train.batch > 1`, mini-batches of that many
+    /// consecutive entries of `order` (`simulate` from the batch's weights, then
+    /// `stdp_accumulate` per sample and `apply_accumulated`).
+    fn train(&mut self, job: &TrainJob<'_>, order: &[u32], st: &mut LayerState<'_>) -> Result<()>;
 
     /// Time-resolved output of a frozen layer for every sample: first-spike times after pooling,
     /// then pointwise inhibition when `inhibit` (the next layer's training input).

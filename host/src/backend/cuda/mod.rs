@@ -8,7 +8,7 @@
 //!   sample's input prefetched into registers. Per step: scatter of the step's input events with
 //!   shared atomics (one warp per event), scan of the positions they reached, candidate
 //!   compaction, winners picked by warp 0.
-//! * `train_adaptive`: the same loop with the adaptive thresholds (homeostasis) updated after
+//! * `train` with adaptive thresholds (homeostasis): the same loop, the thresholds updated after
 //!   every sample from the maps' fired bits, and every step simulated (no early stop).
 //! * `train` with mini-batches: per batch, `train_batch` simulates the batch's samples in parallel
 //!   (one block each, the same simulation code) and records their winners, then `stdp_batch`
@@ -33,7 +33,7 @@ pub mod layout;
 pub mod source;
 
 use super::{
-    Backend, BackendError, FeatureSet, LrState, Result, SpikeCache, TrainJob, TrainStats, cpu,
+    Backend, BackendError, FeatureSet, LayerState, LrState, Result, SpikeCache, TrainJob, cpu,
 };
 use crate::net::Net;
 use cudarc::driver::sys::{CUdevice_attribute, CUfunction_attribute, cudaError_enum};
@@ -557,17 +557,14 @@ impl CudaBackend {
     /// batch, `train_batch` simulates its samples in parallel (one block each) from the weights
     /// on the device, then `stdp_batch` sums and applies their changes (one block per map). The
     /// weights stay on the device for the whole call.
-    #[allow(clippy::too_many_arguments)]
     fn train_batched(
         &mut self,
         job: &TrainJob<'_>,
-        weights: &mut [u16],
-        thresholds: &[i32],
         order: &[u32],
-        lr: &mut LrState,
-        wins: &mut [u32],
-        stats: &mut TrainStats,
+        st: &mut LayerState<'_>,
     ) -> Result<()> {
+        let (weights, thresholds) = (&mut *st.weights, &*st.thresholds);
+        let (lr, wins, stats) = (&mut *st.lr, &mut *st.wins, &mut *st.stats);
         let a = job.arch;
         let g = &a.conv;
         let m = g.out_c as usize;
@@ -672,28 +669,24 @@ impl CudaBackend {
 }
 
 impl CudaBackend {
-    /// The sequential training loop in one launch of `train_layer`; with `adapt`, the layer's
-    /// adaptive thresholds (`job.train.homeostasis`) are updated after every sample and written
-    /// back to `thresholds`.
-    #[allow(clippy::too_many_arguments)]
+    /// The sequential training loop in one launch of `train_layer`; the layer's adaptive
+    /// thresholds (`job.train.homeostasis`), if any, are updated after every sample and written
+    /// back.
     fn train_seq(
         &mut self,
         job: &TrainJob<'_>,
-        weights: &mut [u16],
-        thresholds: &mut [i32],
         order: &[u32],
-        lr: &mut LrState,
-        wins: &mut [u32],
-        stats: &mut TrainStats,
-        adapt: bool,
+        st: &mut LayerState<'_>,
     ) -> Result<()> {
+        let homeo = job.train.homeostasis.as_ref();
+        let adapt = homeo.is_some();
         let a = job.arch;
         let g = &a.conv;
         let m = g.out_c as usize;
-        validate_thresholds(thresholds, m)?;
+        validate_thresholds(st.thresholds, m)?;
         a.neuron.validate()?;
         job.train.wta.validate()?;
-        if weights.len() < g.n_weights() {
+        if st.weights.len() < g.n_weights() {
             return Err(
                 hebb_core::Error::ShapeMismatch("weights shorter than the conv geometry").into(),
             );
@@ -704,11 +697,11 @@ impl CudaBackend {
             )
             .into());
         }
-        if wins.len() < m {
+        if st.wins.len() < m {
             return Err(hebb_core::Error::BufferTooSmall {
                 what: "wins",
                 need: m,
-                got: wins.len(),
+                got: st.wins.len(),
             }
             .into());
         }
@@ -718,15 +711,11 @@ impl CudaBackend {
         if order.is_empty() {
             return Ok(());
         }
-        let homeo = if adapt {
-            let h = job.train.homeostasis.as_ref();
-            Some(h.ok_or_else(|| cuda("adaptive training without homeostasis parameters"))?)
-        } else {
-            None
-        };
         if job.train.batch > 1 && homeo.is_none() {
-            return self.train_batched(job, weights, thresholds, order, lr, wins, stats);
+            return self.train_batched(job, order, st);
         }
+        let (weights, thresholds) = (&mut *st.weights, &mut *st.thresholds);
+        let (lr, wins, stats) = (&mut *st.lr, &mut *st.wins, &mut *st.stats);
         let mut lr_end = *lr;
         let (ap, am) = replay_rates(job, order.len(), &mut lr_end);
         let mode = SimMode::Train {
@@ -830,39 +819,8 @@ impl Backend for CudaBackend {
         })
     }
 
-    fn train(
-        &mut self,
-        job: &TrainJob<'_>,
-        weights: &mut [u16],
-        thresholds: &[i32],
-        order: &[u32],
-        lr: &mut LrState,
-        wins: &mut [u32],
-        stats: &mut TrainStats,
-    ) -> Result<()> {
-        let mut th = thresholds.to_vec();
-        guard("CUDA train", || {
-            self.train_seq(job, weights, &mut th, order, lr, wins, stats, false)
-        })
-    }
-
-    fn supports_adaptive(&self) -> bool {
-        true
-    }
-
-    fn train_adaptive(
-        &mut self,
-        job: &TrainJob<'_>,
-        weights: &mut [u16],
-        thresholds: &mut [i32],
-        order: &[u32],
-        lr: &mut LrState,
-        wins: &mut [u32],
-        stats: &mut TrainStats,
-    ) -> Result<()> {
-        guard("CUDA train", || {
-            self.train_seq(job, weights, thresholds, order, lr, wins, stats, true)
-        })
+    fn train(&mut self, job: &TrainJob<'_>, order: &[u32], st: &mut LayerState<'_>) -> Result<()> {
+        guard("CUDA train", || self.train_seq(job, order, st))
     }
 
     fn layer_times(
