@@ -166,9 +166,10 @@ pub trait Backend {
     /// exactly as the core's `simulate` (with early stop) + `stdp_update` do. With adaptive
     /// thresholds (`job.train.homeostasis`) the thresholds of the maps that fired are raised
     /// after every sample and all decay toward rest, and the simulation runs every step (a map
-    /// may fire after the winners). With `job.train.batch > 1`, mini-batches of that many
-    /// consecutive entries of `order` (`simulate` from the batch's weights, then
-    /// `stdp_accumulate` per sample and `apply_accumulated`).
+    /// may fire after the winners). Otherwise, with `job.train.batch > 1`, mini-batches of that
+    /// many consecutive entries of `order` (`simulate` from the batch's weights, then
+    /// `stdp_accumulate` per sample and `apply_accumulated`); the config rejects the two
+    /// together.
     fn train(&mut self, job: &TrainJob<'_>, order: &[u32], st: &mut LayerState<'_>) -> Result<()>;
 
     /// Time-resolved output of a frozen layer for every sample: first-spike times after pooling,
