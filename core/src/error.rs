@@ -42,6 +42,8 @@ pub enum Error {
     CapacityExceeded(&'static str),
     /// Encoding into the caller's buffer failed (buffer too small).
     EncodeFailed,
+    /// The file holds a network of another family (its tag) than the reader expects.
+    WrongFamily(u16),
 }
 
 impl fmt::Display for Error {
@@ -63,6 +65,10 @@ impl fmt::Display for Error {
             Error::TrailingBytes => write!(f, "trailing bytes after model body"),
             Error::CapacityExceeded(s) => write!(f, "capacity exceeded: {s}"),
             Error::EncodeFailed => write!(f, "model encoding failed: output buffer too small"),
+            Error::WrongFamily(t) => write!(
+                f,
+                "the file holds a network of another family (tag {t}) than this reader expects"
+            ),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod convergence;
 pub mod encode;
 pub mod error;
 pub mod filters;
+pub mod frame;
 pub mod geometry;
 pub mod homeostasis;
 pub mod layer;
@@ -26,6 +27,7 @@ pub mod rng;
 pub mod rule;
 pub mod spikes;
 pub mod stdp;
+pub mod training;
 pub mod wta;
 
 pub use error::{Error, Result};

@@ -284,37 +284,12 @@ impl<'a> Model<'a> {
         Ok(&mut buf[..HEADER_LEN + n])
     }
 
-    /// Decodes and validates a model borrowing from `bytes`.
+    /// Decodes and validates a model borrowing from `bytes` (a version-1 file, or a
+    /// version-2 file of the convolutional STDP family; see [`crate::frame`]).
     pub fn decode(bytes: &'a [u8]) -> Result<Self> {
-        if bytes.len() < 4 {
-            return Err(if MAGIC.starts_with(bytes) {
-                Error::Truncated
-            } else {
-                Error::BadMagic
-            });
-        }
-        if bytes[..4] != MAGIC {
-            return Err(Error::BadMagic);
-        }
-        if bytes.len() < HEADER_LEN {
-            return Err(Error::Truncated);
-        }
-        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-        if version != FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion(version));
-        }
-        let len = u32::from_le_bytes([bytes[6], bytes[7], bytes[8], bytes[9]]) as usize;
-        let stored = u32::from_le_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]);
-        let rest = &bytes[HEADER_LEN..];
-        if rest.len() < len {
-            return Err(Error::Truncated);
-        }
-        if rest.len() > len {
-            return Err(Error::TrailingBytes);
-        }
-        let computed = CRC.checksum(rest);
-        if computed != stored {
-            return Err(Error::CrcMismatch { stored, computed });
+        let (h, rest) = crate::frame::open(bytes)?;
+        if h.family != crate::frame::FAMILY_CONV_STDP {
+            return Err(Error::WrongFamily(h.family));
         }
         let (m, tail): (Model<'a>, _) = postcard::take_from_bytes(rest).map_err(|e| match e {
             postcard::Error::DeserializeUnexpectedEnd => Error::Truncated,

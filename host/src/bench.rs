@@ -1,8 +1,8 @@
 //! `hebb bench`: throughput of every stage of a preset on the chosen device, and peak memory.
 
 use crate::backend::{LayerState, LrState, TrainJob, TrainStats};
-use crate::cli::BenchArgs;
 use crate::config::TrainConfig;
+use crate::family::conv_stdp::{epoch_order, layer_inputs};
 use crate::log::{Level, Log};
 use crate::net::{Net, layer_train};
 use anyhow::{Context, Result};
@@ -17,16 +17,49 @@ pub fn peak_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// `hebb bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Preset to measure.
+    #[arg(long, visible_alias = "preset", default_value = "kheradpisheh2018")]
+    pub paper: String,
+    /// Data set.
+    #[arg(long, default_value = "mnist")]
+    pub data: String,
+    /// Training samples per layer measurement (default: one epoch of the training split).
+    #[arg(long, default_value_t = usize::MAX)]
+    pub samples: usize,
+    /// Write the results as JSON here too.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+    /// Mini-batch sizes to time each layer's training with (comma-separated, e.g. `1,16,64`);
+    /// each starts from the same weights, and the first one's result feeds the next layer.
+    #[arg(long, value_delimiter = ',', default_value = "1",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::config::MAX_BATCH)))]
+    pub batch: Vec<u32>,
+    /// Times the feature extraction stage is run; the table shows the median run (shared
+    /// machines are noisy), the line below it the fastest and slowest.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    /// Compute device: auto (a GPU when usable), cpu or cuda.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
 /// Runs the benchmark.
 pub fn run(a: &BenchArgs) -> Result<i32> {
     let log = Log::new(Level::Info);
+    // The output path is checked before the work, not after it.
+    if let Some(p) = &a.json {
+        crate::io::check_writable(p)?;
+    }
     let cfg = TrainConfig::preset(&a.paper)?;
     let data: crate::data::DataSource = match a.data.parse() {
         Ok(d) => d,
         Err(e) => match e {},
     };
     let split = data.load().with_context(|| format!("loading `{data}`"))?;
-    let choice = a.dev.device.parse().map_err(anyhow::Error::msg)?;
+    let choice = a.device.parse().map_err(anyhow::Error::msg)?;
     let (mut be, why) = crate::backend::open(choice)?;
     if let Some(why) = why {
         log.info(&format!("no usable GPU ({why}); using the CPU"));
@@ -39,7 +72,7 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
     let s = t.elapsed().as_secs_f64();
     rows.push(("encode".into(), n_train as f64 / s, n_train, s));
     let n = a.samples.min(n_train).max(1);
-    let order: Vec<u32> = crate::train::epoch_order(n_train, cfg.seed, 0, 0)
+    let order: Vec<u32> = epoch_order(n_train, cfg.seed, 0, 0)
         .into_iter()
         .take(n)
         .collect();
@@ -48,7 +81,7 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
             enc.clone()
         } else {
             let t = Instant::now();
-            let c = crate::train::layer_inputs(be.as_mut(), &cfg, &net, &enc, l)?;
+            let c = layer_inputs(be.as_mut(), &cfg, &net, &enc, l, None)?;
             let s = t.elapsed().as_secs_f64();
             rows.push((
                 format!("{} input (frozen layers)", cfg.layers[l].name),
@@ -68,10 +101,7 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
                 steps: net.encoder.steps,
                 inputs: &inputs,
             };
-            let mut lr = LrState {
-                current: lt.stdp,
-                samples: 0,
-            };
+            let mut lr = LrState::start(&lt.schedule());
             let mut wins = vec![0u32; net.arch[l].conv.out_c as usize];
             let mut st = TrainStats::default();
             let mut w = net.weights[l].clone();
@@ -162,7 +192,8 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
             "peak_memory_bytes": peak,
             "feature_extraction_runs_samples_per_sec": runs.iter().map(|s| nall as f64 / s).collect::<Vec<_>>(),
         });
-        crate::io::write_atomic(path, serde_json::to_string_pretty(&j)?.as_bytes())?;
+        crate::io::write_atomic(path, serde_json::to_string_pretty(&j)?.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(0)
 }

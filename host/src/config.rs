@@ -28,6 +28,8 @@ pub const PRESETS: &[&str] = &["kheradpisheh2018", "igarss2023", "mcu"];
 
 /// Largest mini-batch (`layers[i].batch`).
 pub const MAX_BATCH: u32 = 1024;
+/// Largest shift of the readout's augmented copies (config and `eval --refit-shift`).
+pub const MAX_SHIFT_AUGMENT: u8 = 4;
 
 /// Which fixed filters the encoder uses.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -705,12 +707,63 @@ impl TrainConfig {
         if !(self.readout.validation > 0.0 && self.readout.validation <= 0.5) {
             return bad("readout.validation".into(), "must be in (0, 0.5]");
         }
-        if self.readout.shift_augment > 4 {
-            return bad("readout.shift_augment".into(), "must be <= 4");
+        if self.readout.shift_augment > MAX_SHIFT_AUGMENT {
+            return bad(
+                "readout.shift_augment".into(),
+                &format!("must be <= {MAX_SHIFT_AUGMENT}"),
+            );
         }
         if self.readout.epochs == 0 {
             return bad("readout.epochs".into(), "must be >= 1");
         }
         Ok(())
     }
+}
+
+/// Bytes a training run of `cfg` on `n_train` images needs at its peak (an estimate that
+/// counts the large buffers: the encoded inputs, one layer's input and output spike times for
+/// every sample, and the readout's features of every training copy).
+pub fn memory_estimate(net: &crate::net::Net, cfg: &TrainConfig, n_train: usize) -> u128 {
+    let n = n_train as u128;
+    let enc = n * net.encoder.n_out() as u128;
+    let mut peak_layers = 0u128;
+    let mut cur = enc;
+    for a in &net.arch {
+        let out = n * a.out_shape().len() as u128;
+        peak_layers = peak_layers.max(cur + out);
+        cur = out;
+    }
+    let s = u128::from(cfg.readout.shift_augment);
+    let copies = 1 + 4 * s;
+    let nf = net.n_features() as u128;
+    // Bit sets plus the sparse view (4 bytes an active feature; assume a quarter active).
+    let features = n * copies * (nf.div_ceil(32) * 4 + nf);
+    enc + peak_layers + features
+}
+
+/// Memory the system can give this process (`MemAvailable`), if it says.
+pub fn available_memory() -> Option<u128> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Refuses a run whose memory estimate exceeds what the machine has (or 1 TiB when it cannot
+/// tell), before anything is allocated.
+pub fn check_memory(
+    cfg: &TrainConfig,
+    net: &crate::net::Net,
+    n_train: usize,
+) -> anyhow::Result<()> {
+    let need = memory_estimate(net, cfg, n_train);
+    let have = available_memory().unwrap_or(1 << 40);
+    if need > have {
+        anyhow::bail!(
+            "this network needs about {:.1} GiB for {n_train} training images but {:.1} GiB are available: use fewer maps, more pooling or less data",
+            need as f64 / f64::from(1u32 << 30),
+            have as f64 / f64::from(1u32 << 30)
+        );
+    }
+    Ok(())
 }

@@ -91,6 +91,60 @@ pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
     f.flush()
 }
 
+/// Largest `.hebb` file the host reads (a model of the largest supported network is a few MiB).
+pub const MAX_HEBB_BYTES: u64 = 1 << 30;
+
+/// Reads a `.hebb` file after checking its header: the magic, version and declared length are
+/// read first, so a file that is not a model (or `/dev/zero`) is refused without reading it
+/// whole, and a length that disagrees with the file is named.
+pub fn read_hebb(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    use std::io::Read;
+    let mut f = fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut head = [0u8; hebb_core::frame::MAX_HEADER];
+    let mut got = 0;
+    while got < head.len() {
+        match f.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+    let h = hebb_core::frame::peek(&head[..got])
+        .with_context(|| format!("{} is not a valid model", path.display()))?;
+    let want = h.file_len() as u64;
+    if want > MAX_HEBB_BYTES {
+        anyhow::bail!(
+            "{} is not a valid model: its header declares {want} bytes (at most {MAX_HEBB_BYTES})",
+            path.display()
+        );
+    }
+    let mut bytes = head[..got].to_vec();
+    // One byte more than declared, so trailing bytes are seen without reading an endless file.
+    f.take(want + 1 - got as u64)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(bytes)
+}
+
+/// Checks, before any work, that `path` can be written: its folder exists and is a folder,
+/// and `path` itself is not a folder.
+pub fn check_writable(path: &Path) -> anyhow::Result<()> {
+    let dir = parent_dir(path);
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "cannot write {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    if path.is_dir() {
+        anyhow::bail!("cannot write {}: it is a folder", path.display());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

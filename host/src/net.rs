@@ -109,6 +109,17 @@ pub fn layer_train(l: &LayerConfig, i: usize) -> Result<LayerTrain, crate::confi
     })
 }
 
+impl LayerTrain {
+    /// The layer's learning-rate schedule.
+    pub fn schedule(&self) -> hebb_core::training::LrSchedule {
+        hebb_core::training::LrSchedule {
+            base: self.stdp,
+            double_every: self.double_every,
+            a_plus_cap: self.a_plus_cap,
+        }
+    }
+}
+
 impl Net {
     /// Builds the architecture of a config with weights drawn from `N(init_mean, init_std)`.
     pub fn from_config(

@@ -948,9 +948,10 @@ fn presets_resolve_identically_through_every_entry_point() {
                 by_name,
                 "{run_name}"
             );
-            let (_, st) =
-                hebb::train::read_checkpoint(&run.join("checkpoints/checkpoint_latest.hebb"))
-                    .unwrap();
+            let (_, st) = hebb::family::conv_stdp::read_checkpoint(
+                &run.join("checkpoints/checkpoint_latest.hebb"),
+            )
+            .unwrap();
             assert_eq!(st.config, resolved, "{run_name}: checkpoint config");
             assert_eq!(st.total_samples, 1);
         }

@@ -279,7 +279,7 @@ fn ref_train(
     let mut winners = vec![Winner::default(); t.wta.k as usize];
     for &i in chunks.iter().flat_map(|c| c.iter()) {
         let input = inputs.sample(i as usize);
-        lr.tick(t);
+        lr.tick(&t.schedule());
         let r = simulate(
             &a.conv,
             &w[..],
@@ -361,7 +361,7 @@ fn ref_train_batched(
             won.push(winners);
         }
         for (&i, winners) in batch.iter().zip(&won) {
-            lr.tick(t);
+            lr.tick(&t.schedule());
             for x in winners {
                 wins[x.map as usize] += 1;
             }
@@ -607,7 +607,7 @@ fn train_homeostasis(d: &mut Dev) {
             let mut buf = SimBuffers::new(a, net.encoder.steps);
             let mut fired = vec![0u32; words(m)];
             for &i in &order {
-                want.lr.tick(&t);
+                want.lr.tick(&t.schedule());
                 let mut winners = vec![Winner::default(); t.wta.k as usize];
                 let mut sc = buf.scratch();
                 let r = simulate(

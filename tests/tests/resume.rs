@@ -221,11 +221,12 @@ fn check_run_folder(run: &Path, resumed: bool, batch: u32) {
     assert_eq!(ck, want_ck, "{}", run.display());
     for f in &ck {
         let p = run.join("checkpoints").join(f);
-        let (_, st) = hebb::train::read_checkpoint(&p).unwrap();
+        let (_, st) = hebb::family::conv_stdp::read_checkpoint(&p).unwrap();
         assert_eq!(st.config, want.to_toml(), "{f}");
     }
     let (net, st) =
-        hebb::train::read_checkpoint(&run.join("checkpoints/checkpoint_latest.hebb")).unwrap();
+        hebb::family::conv_stdp::read_checkpoint(&run.join("checkpoints/checkpoint_latest.hebb"))
+            .unwrap();
     assert_eq!(st.layer, 2, "the latest checkpoint is past the last layer");
     assert!(
         net.readout.is_some(),
@@ -327,8 +328,10 @@ fn assert_same_run_batch(f: &Fixture, a: &str, b: &str, batch: u32) {
         "checkpoint_epoch001_conv2.hebb",
         "checkpoint_latest.hebb",
     ] {
-        let (na, sa) = hebb::train::read_checkpoint(&ra.join("checkpoints").join(ck)).unwrap();
-        let (nb, sb) = hebb::train::read_checkpoint(&rb.join("checkpoints").join(ck)).unwrap();
+        let (na, sa) =
+            hebb::family::conv_stdp::read_checkpoint(&ra.join("checkpoints").join(ck)).unwrap();
+        let (nb, sb) =
+            hebb::family::conv_stdp::read_checkpoint(&rb.join("checkpoints").join(ck)).unwrap();
         assert_eq!(na.weights, nb.weights, "{ck}");
         assert_eq!(na.thresholds, nb.thresholds, "{ck}");
         assert_eq!(sa.lr, sb.lr, "{ck}");
@@ -363,7 +366,7 @@ fn resume_mid_layer2_binary_is_byte_identical() {
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     f.assert_interrupted("B");
-    let (_, st) = hebb::train::read_checkpoint(Path::new(&f.latest("B"))).unwrap();
+    let (_, st) = hebb::family::conv_stdp::read_checkpoint(Path::new(&f.latest("B"))).unwrap();
     assert_eq!((st.layer, st.epoch, st.pos), (1, 0, N_TRAIN as u64 / 2));
     // Layer 1 finished before the interruption: its epoch checkpoint and metrics exist.
     let ck = files_under(&f.run_dir("B").join("checkpoints"));
@@ -391,7 +394,7 @@ fn resume_mid_layer2_binary_is_byte_identical() {
 fn resume_mid_layer1_is_byte_identical() {
     let f = Fixture::new();
     f.train_stopped("B", N_TRAIN as u64 / 2);
-    let (_, st) = hebb::train::read_checkpoint(Path::new(&f.latest("B"))).unwrap();
+    let (_, st) = hebb::family::conv_stdp::read_checkpoint(Path::new(&f.latest("B"))).unwrap();
     assert_eq!((st.layer, st.epoch, st.pos), (0, 0, N_TRAIN as u64 / 2));
     assert_eq!(f.resume("B", None), 0);
     // Trained after the interrupted run in the same process: the stop must not leak into it.
@@ -418,7 +421,7 @@ fn resume_at_edges_and_twice_is_byte_identical() {
     f.train_stopped("twice", 100);
     assert_eq!(f.resume("twice", Some(N_TRAIN as u64 + 50)), 130);
     f.assert_interrupted("twice");
-    let (_, st) = hebb::train::read_checkpoint(Path::new(&f.latest("twice"))).unwrap();
+    let (_, st) = hebb::family::conv_stdp::read_checkpoint(Path::new(&f.latest("twice"))).unwrap();
     assert_eq!(
         (st.layer, st.pos, st.total_samples),
         (1, 50, N_TRAIN as u64 + 50)
@@ -445,7 +448,7 @@ fn resume_with_mini_batches_is_byte_identical() {
     assert_eq!(with_batch("A", None), 0);
     assert_eq!(with_batch("B", Some(37)), 130);
     f.assert_interrupted("B");
-    let (_, st) = hebb::train::read_checkpoint(Path::new(&f.latest("B"))).unwrap();
+    let (_, st) = hebb::family::conv_stdp::read_checkpoint(Path::new(&f.latest("B"))).unwrap();
     assert_eq!(
         (st.layer, st.pos),
         (0, 48),

@@ -5,13 +5,12 @@
 use super::{Backend, FeatureSet, LayerState, Result, SpikeCache, TrainJob};
 use crate::net::Net;
 use hebb_core::encode::{EncodeScratch, encode};
-use hebb_core::layer::{
-    SimOutcome, SimScratch, apply_accumulated, simulate, stdp_accumulate_rows, stdp_update,
-};
+use hebb_core::layer::{SimOutcome, SimScratch, apply_accumulated, simulate, stdp_accumulate_rows};
 use hebb_core::model::LayerArch;
 use hebb_core::network::InferScratch;
 use hebb_core::pool::{pointwise_inhibition, pool_times};
 use hebb_core::spikes::words;
+use hebb_core::training::{SampleRule, SampleState, train_sample};
 use hebb_core::wta::Winner;
 use rayon::prelude::*;
 
@@ -56,44 +55,30 @@ impl CpuBackend {
         let out = a.conv.output();
         let mut fired = vec![0u32; words(out.c as usize)];
         let mut winners = vec![Winner::default(); job.train.wta.k as usize];
+        let schedule = job.train.schedule();
+        let rule = SampleRule {
+            wta: &job.train.wta,
+            schedule: &schedule,
+            homeostasis: homeo.as_ref(),
+        };
         for &i in order {
             let input = job.inputs.sample(i as usize);
-            lr.tick(job.train);
-            let mut s = buf.scratch();
-            let r = simulate(
-                &a.conv,
-                &*weights,
-                thresholds,
-                &a.neuron,
+            let r = train_sample(
+                a,
                 job.steps,
+                &rule,
                 input,
-                Some(&job.train.wta),
-                homeo.is_none(),
-                &mut s,
-                &mut winners,
+                &mut SampleState {
+                    weights: &mut *weights,
+                    thresholds: &mut *thresholds,
+                    lr: &mut *lr,
+                    wins: &mut *wins,
+                    scratch: buf.scratch(),
+                    winners: &mut winners,
+                    fired: &mut fired,
+                },
             )?;
             stats.add(r.winners as u64, r.spikes, r.events);
-            if r.winners > 0 {
-                for w in &winners[..r.winners] {
-                    wins[w.map as usize] += 1;
-                }
-                stdp_update(
-                    &a.conv,
-                    weights,
-                    input,
-                    &mut winners[..r.winners],
-                    &lr.current,
-                )?;
-            }
-            if let Some(h) = &homeo {
-                hebb_core::homeostasis::spiked_maps(
-                    &buf.t_first,
-                    out.c as usize,
-                    out.plane(),
-                    &mut fired,
-                )?;
-                h.update(thresholds, &fired)?;
-            }
         }
         Ok(())
     }
@@ -157,7 +142,7 @@ impl CpuBackend {
                 })?;
             rates.clear();
             for j in 0..batch.len() {
-                lr.tick(job.train);
+                lr.tick(&job.train.schedule());
                 rates.push(lr.current);
                 let r = &outcomes[j];
                 stats.add(r.winners as u64, r.spikes, r.events);

@@ -8,7 +8,6 @@ pub mod cuda;
 
 use crate::net::{LayerTrain, Net};
 use hebb_core::model::LayerArch;
-use hebb_core::stdp::StdpParams;
 use serde::{Deserialize, Serialize};
 
 /// Errors of a back end.
@@ -79,26 +78,8 @@ impl FeatureSet {
     }
 }
 
-/// Learning-rate state of the layer in training (part of a checkpoint).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LrState {
-    /// Rates in use.
-    pub current: StdpParams,
-    /// Samples seen by this layer so far (drives the doubling schedule).
-    pub samples: u64,
-}
-
-impl LrState {
-    /// Advances by one sample and applies the doubling schedule (SpykeTorch counts the sample
-    /// first, so sample number `every` already learns with the doubled rate).
-    #[inline]
-    pub fn tick(&mut self, t: &LayerTrain) {
-        self.samples += 1;
-        if t.double_every > 0 && self.samples.is_multiple_of(u64::from(t.double_every)) {
-            self.current = self.current.doubled(&t.stdp, t.a_plus_cap);
-        }
-    }
-}
+/// Learning-rate state of the layer in training (part of a checkpoint): the core's.
+pub use hebb_core::training::LrState;
 
 /// One layer's training job.
 #[derive(Debug, Clone, Copy)]

@@ -538,7 +538,7 @@ impl CudaBackend {
 fn replay_rates(job: &TrainJob<'_>, n: usize, lr: &mut LrState) -> (Vec<u32>, Vec<u32>) {
     let (mut ap, mut am) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n {
-        lr.tick(job.train);
+        lr.tick(&job.train.schedule());
         ap.push(lr.current.a_plus);
         am.push(lr.current.a_minus);
     }

@@ -1,0 +1,102 @@
+//! `hebb eval`.
+
+use super::{DeviceArgs, check_fits, load_net, open_backend, out, parse_data};
+use crate::family::conv_stdp::confusion_text;
+use crate::log::{Level, Log};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::path::PathBuf;
+
+/// `hebb eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Model or checkpoint file (a run folder means its model.hebb).
+    pub model: PathBuf,
+    /// Data set.
+    #[arg(long, default_value = "mnist")]
+    pub data: String,
+    /// Also evaluate the training split.
+    #[arg(long)]
+    pub train: bool,
+    /// Refit the readout on the training split with each of these C values and report test
+    /// accuracy (a study on the test set; the trainer itself chooses C on a validation split held
+    /// out of the training set, `[readout] c_grid`). The model file is not changed.
+    #[arg(long, value_delimiter = ',')]
+    pub refit_c: Vec<f64>,
+    /// With --refit-c: also train on copies of the training images shifted by up to this many
+    /// pixels (the same bound as the config's `readout.shift_augment`).
+    #[arg(long, default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=i64::from(crate::config::MAX_SHIFT_AUGMENT)))]
+    pub refit_shift: u8,
+    #[command(flatten)]
+    /// Device.
+    pub dev: DeviceArgs,
+}
+
+/// Runs `hebb eval`.
+pub fn run(a: &EvalArgs) -> Result<i32> {
+    let log = Log::new(Level::Info);
+    for &c in &a.refit_c {
+        if !(c.is_finite() && c > 0.0) {
+            bail!("--refit-c values must be > 0, got {c}");
+        }
+    }
+    let (net, _) = load_net(&a.model)?;
+    let Some(r) = net.readout.as_ref() else {
+        bail!(
+            "{} has no readout (train it to the end first)",
+            a.model.display()
+        )
+    };
+    let split = parse_data(&a.data)
+        .load()
+        .with_context(|| format!("loading data set `{}`", a.data))?;
+    check_fits(&net, &split, &a.data)?;
+    let mut be = open_backend(&a.dev, &log)?;
+    let t = std::time::Instant::now();
+    let f = be.features(&net, &split.test.images)?;
+    let secs = t.elapsed().as_secs_f64();
+    let (acc, conf) = crate::readout::evaluate(r, &f, &split.test.labels);
+    out!(
+        "test accuracy: {:.2} % ({} images, {:.0} images/s)",
+        100.0 * acc,
+        split.test.len(),
+        split.test.len() as f64 / secs.max(1e-9)
+    )?;
+    out!(
+        "confusion matrix (rows: true, columns: predicted):\n{}",
+        confusion_text(&conf)
+    )?;
+    if a.train || !a.refit_c.is_empty() {
+        let ft = be.features(&net, &split.train.images)?;
+        let (acc, _) = crate::readout::evaluate(r, &ft, &split.train.labels);
+        out!("train accuracy: {:.2} %", 100.0 * acc)?;
+        if a.refit_c.is_empty() {
+            return Ok(0);
+        }
+        let (ai, al) = crate::readout::augment(
+            &split.train.images,
+            &split.train.labels,
+            split.train.rows,
+            split.train.cols,
+            a.refit_shift,
+        );
+        let ft = if a.refit_shift > 0 {
+            be.features(&net, &ai)?
+        } else {
+            ft
+        };
+        let x = crate::readout::Sparse::from_features(&ft);
+        for &c in &a.refit_c {
+            let r2 = crate::readout::train(&x, &al, r.n_classes, c, 40, 42);
+            let (tr, _) = crate::readout::evaluate(&r2, &ft, &al);
+            let (te, _) = crate::readout::evaluate(&r2, &f, &split.test.labels);
+            out!(
+                "refit C = {c}: train {:.2} %, test {:.2} %",
+                100.0 * tr,
+                100.0 * te
+            )?;
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,112 @@
+//! `hebb inspect`.
+
+use super::out;
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+/// `hebb inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Model or checkpoint file.
+    pub file: PathBuf,
+}
+
+/// Runs `hebb inspect`.
+pub fn run(a: &InspectArgs) -> Result<i32> {
+    let bytes = crate::io::read_hebb(&a.file)?;
+    let m = hebb_core::model::Model::decode(&bytes)
+        .with_context(|| format!("{} is not a valid model", a.file.display()))?;
+    let p = &m.provenance;
+    out!(
+        "{}: {} bytes, format v{}",
+        a.file.display(),
+        bytes.len(),
+        hebb_core::model::FORMAT_VERSION
+    )?;
+    out!(
+        "written by {}; preset `{}`, data `{}`, seed {}, epochs per layer {:?}",
+        p.writer,
+        p.preset,
+        p.dataset,
+        p.seed,
+        p.epochs.as_slice()
+    )?;
+    if p.test_accuracy.is_finite() {
+        out!("test accuracy: {:.2} %", 100.0 * p.test_accuracy)?;
+    }
+    let e = &m.encoder;
+    out!(
+        "encoder: {}×{} image, {} filters {}×{}, threshold {:.1}, normalisation radius {}, {} steps, {:?}",
+        e.h,
+        e.w,
+        e.n_filters,
+        e.k,
+        e.k,
+        hebb_core::q::potential_to_f64(e.threshold),
+        e.norm_radius,
+        e.steps,
+        e.mode
+    )?;
+    for (i, (a, l)) in m.arch.iter().zip(m.layers.iter()).enumerate() {
+        let g = &a.conv;
+        let th: Vec<i32> = (0..g.out_c as usize)
+            .map(|j| hebb_core::model::le_i32(l.thresholds, j))
+            .collect();
+        let w: Vec<u16> = match l.view() {
+            hebb_core::model::LayerWeights::W16(v) => (0..g.n_weights())
+                .map(|j| hebb_core::conv::WeightRow::get(&v, j))
+                .collect(),
+            hebb_core::model::LayerWeights::W8(v) => (0..g.n_weights())
+                .map(|j| hebb_core::conv::WeightRow::get(&v, j))
+                .collect(),
+        };
+        out!(
+            "layer {}: {:?} → {} maps {}×{} stride {} pad {} → {:?}{}; {:?}; {}-bit weights, C_l {:.4}, thresholds {:.3}..{:.3}",
+            i + 1,
+            g.input,
+            g.out_c,
+            g.k,
+            g.k,
+            g.stride,
+            g.pad,
+            g.output(),
+            a.pool.map_or(String::new(), |p| format!(
+                " → pool {}/{}/{} → {:?}",
+                p.k,
+                p.stride,
+                p.pad,
+                p.output()
+            )),
+            a.neuron,
+            l.bits,
+            hebb_core::convergence::c_l(&w),
+            hebb_core::q::potential_to_f64(th.iter().copied().min().unwrap_or(0)),
+            hebb_core::q::potential_to_f64(th.iter().copied().max().unwrap_or(0)),
+        )?;
+    }
+    match &m.readout {
+        Some(r) => out!(
+            "readout: {} features × {} classes, {}-bit",
+            r.n_features,
+            r.n_classes,
+            r.bits
+        )?,
+        None => out!("readout: none")?,
+    }
+    if m.state.is_empty() {
+        out!("kind: exported model")?;
+    } else {
+        match postcard::from_bytes::<crate::family::conv_stdp::TrainState>(m.state) {
+            Ok(st) => out!(
+                "kind: checkpoint at layer {} epoch {} sample {} ({} samples trained in total)",
+                st.layer + 1,
+                st.epoch,
+                st.pos,
+                st.total_samples
+            )?,
+            Err(e) => out!("kind: checkpoint with unreadable training state ({e})")?,
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,249 @@
+//! `hebb train`.
+
+use super::{DeviceArgs, open_backend, out, parse_data};
+use crate::config::TrainConfig;
+use crate::data::DataSource;
+use crate::family::conv_stdp::{ConvStdp, read_checkpoint};
+use crate::log::{Level, Log};
+use crate::run::{self, ProgressConfig, RunFolder, RunOptions, RunOutcome, RunState, Trainer};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+/// `hebb train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// TOML config file (may name a `preset` and override its keys).
+    #[arg(short, long)]
+    pub config: Option<PathBuf>,
+    /// Built-in preset: kheradpisheh2018, igarss2023 or mcu.
+    #[arg(long, visible_alias = "preset")]
+    pub paper: Option<String>,
+    /// Folder that holds the runs.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Run name, a folder name inside --output (default: hebb_YYYYmmdd_HHMMSS, made unique).
+    #[arg(short, long)]
+    pub name: Option<String>,
+    /// Resume from a checkpoint (continues the run it belongs to, as it was configured).
+    #[arg(short, long)]
+    pub resume: Option<PathBuf>,
+    /// Replace what the run folder holds (a finished or interrupted run).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Epoch budget of every layer (overrides the config).
+    #[arg(long)]
+    pub epochs: Option<u16>,
+    /// Mini-batch of every layer (overrides the config; 1 = sample after sample).
+    #[arg(long)]
+    pub batch: Option<u32>,
+    /// Number of classes of the readout.
+    #[arg(long)]
+    pub n_classes: Option<u16>,
+    /// Seed of everything random.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Data: mnist (embedded, default), fashion-mnist, or a folder of IDX files. With --resume,
+    /// where the run's data is now (e.g. an absolute path for a run started with a relative one).
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Epoch checkpoints to keep, newest first (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub keep_checkpoints: usize,
+    /// Log level: DEBUG, INFO, WARNING, ERROR.
+    #[arg(long, default_value = "INFO")]
+    pub log_level: String,
+    /// Do not write TensorBoard events.
+    #[arg(long)]
+    pub no_tensorboard: bool,
+    /// Hide progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Stop as if interrupted after this many training samples, rounded up to a whole
+    /// mini-batch (for testing resume).
+    #[arg(long, hide = true)]
+    pub stop_after_samples: Option<u64>,
+    #[command(flatten)]
+    /// Device.
+    pub dev: DeviceArgs,
+}
+
+const DEFAULT_OUTPUT: &str = "./runs";
+
+fn resolve_config(a: &TrainArgs, log: &Log) -> Result<TrainConfig> {
+    let mut cfg = match (&a.config, &a.paper) {
+        (Some(p), _) => {
+            if a.paper.is_some() {
+                log.warn("both --config and --paper given: the config file wins (name a `preset` inside it to start from one)");
+            }
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading config {}", p.display()))?;
+            TrainConfig::from_toml_str(&text).with_context(|| format!("config {}", p.display()))?
+        }
+        (None, Some(name)) => TrainConfig::preset(name)?,
+        (None, None) => TrainConfig::preset("kheradpisheh2018")?,
+    };
+    if let Some(e) = a.epochs {
+        if e == 0 {
+            bail!("--epochs must be >= 1");
+        }
+        cfg.layers.iter_mut().for_each(|l| l.epochs = e);
+    }
+    if let Some(b) = a.batch {
+        cfg.layers.iter_mut().for_each(|l| l.batch = b);
+    }
+    if let Some(n) = a.n_classes {
+        cfg.n_classes = n;
+    }
+    if let Some(s) = a.seed {
+        cfg.seed = s;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Flags that would change a resumed run's configuration: refused, since resume continues the
+/// run as it was configured.
+fn refuse_changes_on_resume(a: &TrainArgs, in_run_folder: bool) -> Result<()> {
+    let mut given = Vec::new();
+    for (flag, set) in [
+        ("-c/--config", a.config.is_some()),
+        ("--paper", a.paper.is_some()),
+        ("--epochs", a.epochs.is_some()),
+        ("--batch", a.batch.is_some()),
+        ("--n-classes", a.n_classes.is_some()),
+        ("--seed", a.seed.is_some()),
+    ] {
+        if set {
+            given.push(flag);
+        }
+    }
+    if in_run_folder {
+        if a.output.is_some() {
+            given.push("-o/--output");
+        }
+        if a.name.is_some() {
+            given.push("-n/--name");
+        }
+    }
+    if !given.is_empty() {
+        bail!(
+            "--resume continues a run as it was configured and written; {} cannot change it (start a new run with -n to train differently)",
+            given.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The run folder a checkpoint belongs to: `<run>/checkpoints/<file>`.
+fn run_of_checkpoint(p: &Path) -> Option<PathBuf> {
+    let dir = p.parent()?;
+    if dir.file_name()? == "checkpoints" {
+        dir.parent().map(Path::to_path_buf)
+    } else {
+        None
+    }
+}
+
+/// Runs `hebb train`.
+pub fn run(a: TrainArgs) -> Result<i32> {
+    let level: Level = a.log_level.parse().map_err(anyhow::Error::msg)?;
+    let log = Log::new(level);
+    if let Some(n) = &a.name {
+        run::folder::check_name(n)?;
+    }
+    if let Some(limit) = a.stop_after_samples
+        && limit == 0
+    {
+        bail!("--stop-after-samples must be >= 1");
+    }
+    let output = a
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT));
+    let progress = ProgressConfig {
+        show: !a.no_progress,
+    };
+    let mut opts = RunOptions {
+        tensorboard: !a.no_tensorboard,
+        stop_after: a.stop_after_samples,
+        keep: a.keep_checkpoints,
+        resume: None,
+        config_toml: String::new(),
+    };
+    let mut be = open_backend(&a.dev, &log)?;
+    // Everything that can fail on the inputs fails before a run folder is created or touched.
+    let (mut trainer, split, folder) = match &a.resume {
+        Some(ck) => {
+            let home = run_of_checkpoint(ck);
+            refuse_changes_on_resume(&a, home.is_some())?;
+            let (net, mut st) = read_checkpoint(ck)?;
+            if let Some(d) = &a.data {
+                st.data = parse_data(d).to_string();
+            }
+            opts.resume = Some(
+                RunState::from_bytes(&st.run)
+                    .with_context(|| format!("checkpoint {}", ck.display()))?,
+            );
+            let t = ConvStdp::resume(net, st, be.as_mut())?;
+            let data = t.data_source().clone();
+            let split = load(&data, true)?;
+            t.check_data(&split)?;
+            let folder = match home {
+                Some(dir) => {
+                    let f = RunFolder::open(&dir)?;
+                    if dir.join("model.hebb").exists() && !a.overwrite {
+                        bail!(
+                            "run {} is finished: resuming from {} would replace its model.hebb and metrics_final.json; pass --overwrite to do so, or copy the checkpoint out of the run and resume it with -n NEW_NAME",
+                            dir.display(),
+                            ck.display()
+                        );
+                    }
+                    f
+                }
+                None => RunFolder::create(&output, a.name.as_deref(), a.overwrite)?,
+            };
+            log.info(&format!(
+                "resuming {} at layer {} epoch {} sample {}",
+                ck.display(),
+                t.state().layer,
+                t.state().epoch,
+                t.state().pos
+            ));
+            (t, split, folder)
+        }
+        None => {
+            let cfg = resolve_config(&a, &log)?;
+            let data = parse_data(a.data.as_deref().unwrap_or("mnist"));
+            let split = load(&data, false)?;
+            let t = ConvStdp::new(cfg, data, be.as_mut())?;
+            t.check_data(&split)?;
+            let folder = RunFolder::create(&output, a.name.as_deref(), a.overwrite)?;
+            (t, split, folder)
+        }
+    };
+    trainer.configure_progress(progress);
+    opts.config_toml.clone_from(&trainer.state().config);
+    run::interrupt::install();
+    log.info(&format!("run folder: {}", folder.root().display()));
+    match run::run(&mut trainer, &split, Some(&folder), &opts, &log)? {
+        RunOutcome::Done(fin) => {
+            for l in &fin.headline {
+                out!("{l}")?;
+            }
+            out!("model: {}", folder.file("model.hebb").display())?;
+            Ok(0)
+        }
+        RunOutcome::Interrupted(_) => Ok(130),
+    }
+}
+
+fn load(data: &DataSource, resuming: bool) -> Result<crate::data::Split> {
+    data.load().with_context(|| {
+        if resuming && matches!(data, DataSource::IdxDir(p) if p.is_relative()) {
+            format!("loading data set `{data}` (the run was started with a relative path: pass --data with where it is now)")
+        } else {
+            format!("loading data set `{data}`")
+        }
+    })
+}

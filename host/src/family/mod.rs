@@ -1,0 +1,29 @@
+//! Network families: each one a [`Trainer`](crate::run::Trainer) of the shared run loop.
+
+pub mod conv_stdp;
+
+use serde::{Deserialize, Serialize};
+
+/// The kinds of network hebb trains; a model file carries its family as a tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Family {
+    /// Convolutional STDP on images and events (Kheradpisheh 2018, SpikeSEG).
+    ConvStdp,
+}
+
+impl Family {
+    /// The name used in configs and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ConvStdp => "conv-stdp",
+        }
+    }
+    /// The tag stored in model files.
+    pub fn tag(self) -> u16 {
+        match self {
+            Self::ConvStdp => hebb_core::frame::FAMILY_CONV_STDP,
+        }
+    }
+}
