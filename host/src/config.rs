@@ -757,7 +757,12 @@ pub fn check_memory(
     n_train: usize,
 ) -> anyhow::Result<()> {
     let need = memory_estimate(net, cfg, n_train);
-    let have = available_memory().unwrap_or(1 << 40);
+    // HEBB_MEMORY_LIMIT (bytes) sets the budget, e.g. to share a machine.
+    let have = std::env::var("HEBB_MEMORY_LIMIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u128>().ok())
+        .or_else(available_memory)
+        .unwrap_or(1 << 40);
     if need > have {
         anyhow::bail!(
             "this network needs about {:.1} GiB for {n_train} training images but {:.1} GiB are available: use fewer maps, more pooling or less data",

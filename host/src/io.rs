@@ -97,10 +97,11 @@ pub const MAX_HEBB_BYTES: u64 = 1 << 30;
 /// Reads a `.hebb` file after checking its header: the magic, version and declared length are
 /// read first, so a file that is not a model (or `/dev/zero`) is refused without reading it
 /// whole, and a length that disagrees with the file is named.
-pub fn read_hebb(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub fn read_hebb(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
     use anyhow::Context;
     use std::io::Read;
-    let mut f = fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut f =
+        fs::File::open(path).with_context(|| format!("reading {what} {}", path.display()))?;
     let mut head = [0u8; hebb_core::frame::MAX_HEADER];
     let mut got = 0;
     while got < head.len() {
@@ -108,15 +109,15 @@ pub fn read_hebb(path: &Path) -> anyhow::Result<Vec<u8>> {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => return Err(e).with_context(|| format!("reading {what} {}", path.display())),
         }
     }
     let h = hebb_core::frame::peek(&head[..got])
-        .with_context(|| format!("{} is not a valid model", path.display()))?;
+        .with_context(|| format!("{} is not a valid {what}", path.display()))?;
     let want = h.file_len() as u64;
     if want > MAX_HEBB_BYTES {
         anyhow::bail!(
-            "{} is not a valid model: its header declares {want} bytes (at most {MAX_HEBB_BYTES})",
+            "{} is not a valid {what}: its header declares {want} bytes (at most {MAX_HEBB_BYTES})",
             path.display()
         );
     }
@@ -124,7 +125,7 @@ pub fn read_hebb(path: &Path) -> anyhow::Result<Vec<u8>> {
     // One byte more than declared, so trailing bytes are seen without reading an endless file.
     f.take(want + 1 - got as u64)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {}", path.display()))?;
+        .with_context(|| format!("reading {what} {}", path.display()))?;
     Ok(bytes)
 }
 

@@ -87,16 +87,67 @@ fn bad_magic() {
 #[test]
 fn unsupported_version() {
     let bytes = fixtures::tiny().encode();
-    for v in [0u16, 2, 0xFFFF] {
+    for v in [0u16, 3, 0xFFFF] {
         let mut b = bytes.clone();
         b[4..6].copy_from_slice(&v.to_le_bytes());
         assert_eq!(Model::decode(&b), Err(Error::UnsupportedVersion(v)));
     }
     // The version is checked before the body: a future version with any body is named as such.
     assert_eq!(
-        Model::decode(&frame(2, b"anything")),
-        Err(Error::UnsupportedVersion(2))
+        Model::decode(&frame(3, b"anything")),
+        Err(Error::UnsupportedVersion(3))
     );
+}
+
+/// Version 2 frames carry a family tag: a convolutional STDP body in a version-2 frame decodes
+/// to the same model as its version-1 file; a body tagged with another family is refused as
+/// such, and the header alone tells both apart.
+#[test]
+fn family_tagged_frames() {
+    use hebb_core::frame::{self, FAMILY_CONV_STDP, HEADER_V1, HEADER_V2};
+    let v1 = fixtures::tiny().encode();
+    let body = &v1[HEADER_V1..];
+    let seal = |family: u16| {
+        let mut buf = vec![0u8; HEADER_V2 + body.len()];
+        let h = frame::header_len(family);
+        buf[h..h + body.len()].copy_from_slice(body);
+        let n = frame::seal(family, &mut buf, body.len()).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    // The conv family is written as version 1, byte for byte what Model::encode writes.
+    assert_eq!(seal(FAMILY_CONV_STDP), v1);
+    let h = frame::peek(&v1[..frame::MAX_HEADER]).unwrap();
+    assert_eq!(
+        (h.version, h.family, h.file_len()),
+        (1, FAMILY_CONV_STDP, v1.len())
+    );
+    // Another family: version 2, 16-byte header, refused by the conv decoder with its tag.
+    let other = seal(7);
+    assert_eq!(u16::from_le_bytes([other[4], other[5]]), 2);
+    assert_eq!(u16::from_le_bytes([other[6], other[7]]), 7);
+    let h = frame::peek(&other).unwrap();
+    assert_eq!((h.version, h.family, h.header_len), (2, 7, HEADER_V2));
+    assert_eq!(frame::open(&other).unwrap().1, body);
+    assert_eq!(Model::decode(&other), Err(Error::WrongFamily(7)));
+    // A version-2 frame tagged conv-stdp holds a conv model.
+    let mut v2 = vec![0u8; HEADER_V2 + body.len()];
+    v2[..4].copy_from_slice(b"HEBB");
+    v2[4..6].copy_from_slice(&2u16.to_le_bytes());
+    v2[6..8].copy_from_slice(&FAMILY_CONV_STDP.to_le_bytes());
+    v2[8..12].copy_from_slice(&(body.len() as u32).to_le_bytes());
+    v2[12..16].copy_from_slice(&frame::CRC.checksum(body).to_le_bytes());
+    v2[16..].copy_from_slice(body);
+    assert_eq!(Model::decode(&v2), Model::decode(&v1));
+    // Damage in a version-2 frame is named as in version 1.
+    let mut bad = other.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    assert!(matches!(frame::open(&bad), Err(Error::CrcMismatch { .. })));
+    assert_eq!(
+        frame::open(&other[..other.len() - 1]),
+        Err(Error::Truncated)
+    );
+    assert_eq!(frame::peek(&other[..10]), Err(Error::Truncated));
 }
 
 #[test]

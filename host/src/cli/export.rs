@@ -31,7 +31,7 @@ pub fn run(a: &ExportArgs) -> Result<i32> {
         bail!("--bits must be 8 or 16, not {}", a.bits);
     }
     let src = model_path(&a.model);
-    let bytes = crate::io::read_hebb(&src)?;
+    let bytes = crate::io::read_hebb(&src, "model")?;
     let m = hebb_core::model::Model::decode(&bytes)
         .with_context(|| format!("{} is not a valid model", src.display()))?;
     let net = Net::from_model(&m);

@@ -14,7 +14,7 @@ pub struct InspectArgs {
 
 /// Runs `hebb inspect`.
 pub fn run(a: &InspectArgs) -> Result<i32> {
-    let bytes = crate::io::read_hebb(&a.file)?;
+    let bytes = crate::io::read_hebb(&a.file, "model")?;
     let m = hebb_core::model::Model::decode(&bytes)
         .with_context(|| format!("{} is not a valid model", a.file.display()))?;
     let p = &m.provenance;

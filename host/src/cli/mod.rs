@@ -112,7 +112,7 @@ fn model_path(p: &Path) -> PathBuf {
 
 fn load_net(p: &Path) -> Result<(Net, Vec<u8>)> {
     let p = model_path(p);
-    let bytes = crate::io::read_hebb(&p)?;
+    let bytes = crate::io::read_hebb(&p, "model")?;
     let m = hebb_core::model::Model::decode(&bytes)
         .with_context(|| format!("{} is not a valid model", p.display()))?;
     let net = Net::from_model(&m);

@@ -1,7 +1,7 @@
 //! `hebb predict`.
 
 use super::{check_fits, load_net, out, parse_data};
-use crate::family::conv_stdp::predict_images;
+use crate::family::conv_stdp::classify;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -41,9 +41,13 @@ pub fn run(a: &PredictArgs) -> Result<i32> {
         );
     }
     let images: Vec<&[u8]> = idx.iter().map(|&i| split.test.image(i)).collect();
-    let pred = predict_images(&net, &images)?;
-    for (&i, p) in idx.iter().zip(pred) {
-        out!("image {i}: predicted {p}, label {}", split.test.labels[i])?;
+    let (pred, f) = classify(&net, &images)?;
+    for (j, (&i, p)) in idx.iter().zip(pred).enumerate() {
+        out!(
+            "image {i}: predicted {p}, label {}, {} active features",
+            split.test.labels[i],
+            f.active(j).count()
+        )?;
     }
     Ok(0)
 }

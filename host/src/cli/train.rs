@@ -63,6 +63,9 @@ pub struct TrainArgs {
     /// mini-batch (for testing resume).
     #[arg(long, hide = true)]
     pub stop_after_samples: Option<u64>,
+    /// Stop as if interrupted when the final phase (the readout fit) starts (for testing).
+    #[arg(long, hide = true)]
+    pub stop_before_final: bool,
     #[command(flatten)]
     /// Device.
     pub dev: DeviceArgs,
@@ -104,7 +107,7 @@ fn resolve_config(a: &TrainArgs, log: &Log) -> Result<TrainConfig> {
 
 /// Flags that would change a resumed run's configuration: refused, since resume continues the
 /// run as it was configured.
-fn refuse_changes_on_resume(a: &TrainArgs, in_run_folder: bool) -> Result<()> {
+fn refuse_changes_on_resume(a: &TrainArgs, home: Option<&Path>) -> Result<()> {
     let mut given = Vec::new();
     for (flag, set) in [
         ("-c/--config", a.config.is_some()),
@@ -118,11 +121,21 @@ fn refuse_changes_on_resume(a: &TrainArgs, in_run_folder: bool) -> Result<()> {
             given.push(flag);
         }
     }
-    if in_run_folder {
-        if a.output.is_some() {
+    // -o / -n may name the run the checkpoint belongs to (scripts pass them every time); they
+    // may not move it elsewhere.
+    if let Some(home) = home {
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => a == b,
+        };
+        if let Some(o) = &a.output
+            && !home.parent().is_some_and(|p| same(p, o))
+        {
             given.push("-o/--output");
         }
-        if a.name.is_some() {
+        if let Some(n) = &a.name
+            && home.file_name().is_none_or(|f| f != n.as_str())
+        {
             given.push("-n/--name");
         }
     }
@@ -170,14 +183,15 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         keep: a.keep_checkpoints,
         resume: None,
         config_toml: String::new(),
+        stop_before_final: a.stop_before_final,
     };
     let mut be = open_backend(&a.dev, &log)?;
     // Everything that can fail on the inputs fails before a run folder is created or touched.
     let (mut trainer, split, folder) = match &a.resume {
         Some(ck) => {
             let home = run_of_checkpoint(ck);
-            refuse_changes_on_resume(&a, home.is_some())?;
             let (net, mut st) = read_checkpoint(ck)?;
+            refuse_changes_on_resume(&a, home.as_deref())?;
             if let Some(d) = &a.data {
                 st.data = parse_data(d).to_string();
             }

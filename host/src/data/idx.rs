@@ -81,14 +81,14 @@ pub enum DataError {
         test_cols: usize,
     },
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// The bytes start with the gzip magic but do not inflate (corrupt, truncated, bad CRC).
-    #[error("bad gzip stream: {source}")]
+    #[error("bad gzip stream")]
     Gzip {
         #[source]
         source: std::io::Error,
@@ -100,7 +100,7 @@ pub enum DataError {
     #[error("not found: {path} ({hint})")]
     NotFound { path: PathBuf, hint: String },
     /// Any of the above, with the file it came from.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     InFile {
         path: PathBuf,
         #[source]

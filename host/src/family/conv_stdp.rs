@@ -156,32 +156,32 @@ impl TrainState {
 
 /// Reads a checkpoint: the network and the training state (validated against each other).
 pub fn read_checkpoint(path: &Path) -> Result<(Net, TrainState)> {
-    let bytes = crate::io::read_hebb(path)?;
-    let m = hebb_core::model::Model::decode(&bytes)
-        .with_context(|| format!("checkpoint {}", path.display()))?;
+    let bytes = crate::io::read_hebb(path, "checkpoint")?;
+    checkpoint_from_bytes(&bytes).with_context(|| format!("checkpoint {}", path.display()))
+}
+
+/// Decodes checkpoint bytes into the network and its training state, and validates them: the
+/// frame and model, the state's encoding, the stored config, the state against the network
+/// and config, and the network against the config. Arbitrary bytes give an error, never a
+/// panic or a hang.
+pub fn checkpoint_from_bytes(bytes: &[u8]) -> Result<(Net, TrainState)> {
+    let m = hebb_core::model::Model::decode(bytes)?;
     if m.state.is_empty() {
-        bail!(
-            "{} is an exported model, not a checkpoint (it holds no training state)",
-            path.display()
-        );
+        bail!("it is an exported model, not a checkpoint (it holds no training state)");
     }
     let st: TrainState = postcard::from_bytes(m.state).map_err(|e| {
         anyhow::anyhow!(
-            "checkpoint {}: training state malformed ({e}); checkpoints of earlier hebb versions cannot be resumed: train again, or export its model with `hebb export`",
-            path.display()
+            "training state malformed ({e}); checkpoints of earlier hebb versions cannot be resumed: train again, or export its model with `hebb export`"
         )
     })?;
     let net = Net::from_model(&m);
-    let cfg = TrainConfig::from_toml_str(&st.config)
-        .with_context(|| format!("checkpoint {}: stored config", path.display()))?;
+    let cfg = TrainConfig::from_toml_str(&st.config).context("stored config")?;
     st.validate(&cfg, &net, None)
-        .with_context(|| format!("checkpoint {}: inconsistent training state", path.display()))?;
+        .context("inconsistent training state")?;
+    crate::run::RunState::from_bytes(&st.run).context("inconsistent training state")?;
     let want = Net::from_config(&cfg, &mut Rng::new(cfg.seed))?;
     if want.encoder != net.encoder || want.filters != net.filters || want.arch != net.arch {
-        bail!(
-            "checkpoint {}: its network (encoder or layers) disagrees with its stored config",
-            path.display()
-        );
+        bail!("its network (encoder or layers) disagrees with its stored config");
     }
     Ok((net, st))
 }
@@ -301,6 +301,7 @@ pub struct ConvStdp<'b> {
     layer_clock: Option<(Instant, u64)>,
     epoch_clock: Option<(Instant, u64)>,
     t0: Instant,
+    test_acc: Option<f32>,
 }
 
 impl std::fmt::Debug for ConvStdp<'_> {
@@ -352,6 +353,7 @@ impl<'b> ConvStdp<'b> {
             layer_clock: None,
             epoch_clock: None,
             t0: Instant::now(),
+            test_acc: None,
         }
     }
 
@@ -869,6 +871,7 @@ impl Trainer for ConvStdp<'_> {
         let (train_acc, _) = crate::readout::evaluate(&r, &f_train, &split.train.labels);
         let (test_acc, conf) = crate::readout::evaluate(&r, &f_test, &split.test.labels);
         self.net.readout = Some(r);
+        self.test_acc = Some(test_acc as f32);
         log.info(&format!(
             "train accuracy {:.2} %, test accuracy {:.2} %",
             100.0 * train_acc,
@@ -929,7 +932,7 @@ impl Trainer for ConvStdp<'_> {
         let mut st = self.st.clone();
         st.run = run_state.to_vec();
         let state = postcard::to_stdvec(&st).context("encoding training state")?;
-        let acc = self.net.readout.as_ref().map_or(f32::NAN, |_| f32::NAN);
+        let acc = self.test_acc.unwrap_or(f32::NAN);
         self.net
             .to_bytes(&self.prov(acc), &state, 16)
             .context("encoding checkpoint")
@@ -972,6 +975,11 @@ impl ConvStdp<'_> {
 /// Classifies images (each `h × w` of the network's input) with a trained network on the CPU,
 /// through the same path as evaluation (any neuron model).
 pub fn predict_images(net: &Net, images: &[&[u8]]) -> Result<Vec<usize>> {
+    Ok(classify(net, images)?.0)
+}
+
+/// [`predict_images`] with the features the readout saw.
+pub fn classify(net: &Net, images: &[&[u8]]) -> Result<(Vec<usize>, crate::backend::FeatureSet)> {
     let Some(r) = net.readout.as_ref() else {
         bail!("the network has no readout (train it to the end first)");
     };
@@ -989,7 +997,7 @@ pub fn predict_images(net: &Net, images: &[&[u8]]) -> Result<Vec<usize>> {
         flat.extend_from_slice(img);
     }
     let f = crate::backend::cpu::CpuBackend::new().features(net, &flat)?;
-    Ok(crate::readout::predict_all(r, &f))
+    Ok((crate::readout::predict_all(r, &f), f))
 }
 
 /// A confusion matrix as aligned text.

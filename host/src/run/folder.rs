@@ -9,7 +9,6 @@
 
 use anyhow::{Context, Result, bail};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Files and folders a run writes; `--overwrite` removes exactly these.
@@ -30,6 +29,7 @@ const RUN_ENTRIES: [&str; 9] = [
 pub struct RunFolder {
     root: PathBuf,
     // Held for the life of the run: the OS releases it when the process ends, however it ends.
+    // The file stays empty, so a refused run changes nothing in the folder.
     _lock: File,
 }
 
@@ -156,25 +156,15 @@ impl RunFolder {
         match f.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let who = fs::read_to_string(&p).unwrap_or_default();
-                let who = who.trim();
                 bail!(
-                    "run folder {} is in use by another hebb run{}; wait for it to end or choose another --name",
-                    root.display(),
-                    if who.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (pid {who})")
-                    }
+                    "run folder {} is in use by another hebb run; wait for it to end or choose another --name",
+                    root.display()
                 );
             }
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(e).with_context(|| format!("locking {}", p.display()));
             }
         }
-        let mut g = &f;
-        let _ = f.set_len(0);
-        let _ = write!(g, "{}", std::process::id());
         let folder = Self { root, _lock: f };
         folder.remove_stale_temps();
         Ok(folder)

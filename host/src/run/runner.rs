@@ -49,6 +49,8 @@ pub struct RunOptions {
     pub resume: Option<RunState>,
     /// The resolved configuration (written to `config.toml`).
     pub config_toml: String,
+    /// Ask the final phase to stop as soon as it starts, as Ctrl-C would (tests).
+    pub stop_before_final: bool,
 }
 
 /// How a run ended.
@@ -123,7 +125,9 @@ pub fn run<T: Trainer>(
     }
     let plots = folder.map(RunFolder::plots);
     let limit_reached = |t: &T| opts.stop_after.is_some_and(|lim| t.units_done() >= lim);
-    let stop_now = || interrupt::requested();
+    // This run's own stop request (`stop_before_final`), beside the process-wide one.
+    let local = std::sync::atomic::AtomicBool::new(false);
+    let stop_now = || interrupt::requested() || local.load(std::sync::atomic::Ordering::SeqCst);
     let ctx = Ctx {
         log,
         plots: plots.as_deref(),
@@ -222,6 +226,9 @@ pub fn run<T: Trainer>(
                 rep.stage, rep.epoch
             ));
         }
+    }
+    if opts.stop_before_final {
+        local.store(true, std::sync::atomic::Ordering::SeqCst);
     }
     let t_fin = Instant::now();
     let fin = match t.finish(data, &ctx) {

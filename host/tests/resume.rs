@@ -9,14 +9,13 @@
 use clap::Parser;
 use hebb::cli::{Cli, run};
 use hebb::config::TrainConfig;
-use hebb::data::DataSource;
-use hebb::data::idx::{encode_images, encode_labels};
 use hebb_core::model::Model;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hebb_tests::cli_support::{N_TEST, N_TRAIN, TINY_TOML, hebb_bin};
+mod common;
+use common::{N_TEST, N_TRAIN, TINY_TOML, hebb_bin};
 
 /// Runs the real binary.
 fn hebb(args: &[&str]) -> Output {
@@ -45,19 +44,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let split = DataSource::EmbeddedMnist.load().unwrap();
-        let data = dir.path().join("data");
-        std::fs::create_dir(&data).unwrap();
-        for (prefix, set, n) in [
-            ("train", &split.train, N_TRAIN),
-            ("t10k", &split.test, N_TEST),
-        ] {
-            let px = set.rows * set.cols;
-            let images = encode_images(n, set.rows, set.cols, &set.images[..n * px]).unwrap();
-            let labels = encode_labels(&set.labels[..n]).unwrap();
-            std::fs::write(data.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
-            std::fs::write(data.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
-        }
+        common::write_tiny_data(&dir.path().join("data"));
         std::fs::write(dir.path().join("tiny.toml"), TINY_TOML).unwrap();
         Self { dir }
     }

@@ -8,57 +8,18 @@
 //! the test's profile) and, where the command gets that far without a GPU, in-process through
 //! `hebb::cli::run` too.
 
-use clap::Parser;
 use hebb::backend::{self, DeviceChoice};
-use hebb::cli::{Cli, run};
 use hebb::config::{PRESETS, TrainConfig};
 use hebb::data::DataSource;
 use hebb::data::idx::{encode_images, encode_labels};
 use hebb_core::model::{HEADER_LEN, Model};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use hebb_tests::cli_support::{N_TEST, N_TRAIN, TINY_TOML, hebb_bin};
-
-/// Runs the CLI in-process: `Err` carries the error as `main` prints it.
-fn in_process(args: &[&str]) -> Result<i32, String> {
-    let cli = Cli::try_parse_from(std::iter::once("hebb").chain(args.iter().copied()))
-        .map_err(|e| e.to_string())?;
-    run(cli).map_err(|e| format!("{e:#}"))
-}
-
-/// Every file (with its bytes) and folder under `root`.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(root).unwrap().to_path_buf();
-            if p.is_dir() {
-                out.insert(rel, None);
-                walk(root, &p, out);
-            } else {
-                out.insert(rel, Some(std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
-
-fn assert_unchanged(
-    before: &BTreeMap<PathBuf, Option<Vec<u8>>>,
-    after: &BTreeMap<PathBuf, Option<Vec<u8>>>,
-    what: &str,
-) {
-    let changed: Vec<_> = before
-        .keys()
-        .chain(after.keys())
-        .filter(|k| before.get(*k) != after.get(*k))
-        .collect();
-    assert!(changed.is_empty(), "{what} changed files: {changed:?}");
-}
+mod common;
+use common::{
+    N_TRAIN, TINY_TOML, assert_unchanged, hebb_bin, in_process, snapshot, write_tiny_data,
+};
 
 /// A temporary folder with the tiny config, a tiny IDX data set (the first images of the
 /// embedded MNIST subset) and a finished run `runs/A`.
@@ -178,21 +139,6 @@ impl Fixture {
 
     fn read(&self, rel: &str) -> Vec<u8> {
         std::fs::read(self.root().join(rel)).unwrap()
-    }
-}
-
-fn write_tiny_data(dir: &Path) {
-    let split = DataSource::EmbeddedMnist.load().unwrap();
-    std::fs::create_dir_all(dir).unwrap();
-    for (prefix, set, n) in [
-        ("train", &split.train, N_TRAIN),
-        ("t10k", &split.test, N_TEST),
-    ] {
-        let px = set.rows * set.cols;
-        let images = encode_images(n, set.rows, set.cols, &set.images[..n * px]).unwrap();
-        let labels = encode_labels(&set.labels[..n]).unwrap();
-        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
-        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
     }
 }
 
