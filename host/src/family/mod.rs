@@ -11,19 +11,27 @@ use serde::{Deserialize, Serialize};
 pub enum Family {
     /// Convolutional STDP on images and events (Kheradpisheh 2018, SpikeSEG).
     ConvStdp,
+    /// A family defined outside hebb (user code, tests), with its own tag (at least
+    /// [`Family::CUSTOM_MIN`]).
+    Custom(u16),
 }
 
 impl Family {
+    /// Smallest tag of a [`Family::Custom`] family.
+    pub const CUSTOM_MIN: u16 = 0x8000;
+
     /// The name used in configs and messages.
     pub fn name(self) -> &'static str {
         match self {
             Self::ConvStdp => "conv-stdp",
+            Self::Custom(_) => "custom",
         }
     }
     /// The tag stored in model files.
     pub fn tag(self) -> u16 {
         match self {
             Self::ConvStdp => hebb_core::frame::FAMILY_CONV_STDP,
+            Self::Custom(t) => t,
         }
     }
 }

@@ -23,3 +23,9 @@ pub fn install() {
         }
     });
 }
+
+/// Clears a stop request, so that a process that handled one (a notebook, a test) can train
+/// again.
+pub fn reset() {
+    REQUESTED.store(false, Ordering::SeqCst);
+}
