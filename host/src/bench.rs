@@ -3,7 +3,7 @@
 use crate::backend::{LayerState, LrState, TrainJob, TrainStats};
 use crate::config::TrainConfig;
 use crate::family::conv_stdp::{epoch_order, layer_inputs};
-use crate::log::{Level, Log};
+use crate::log::Level;
 use crate::net::{Net, layer_train};
 use anyhow::{Context, Result};
 use hebb_core::rng::Rng;
@@ -48,7 +48,7 @@ pub struct BenchArgs {
 
 /// Runs the benchmark.
 pub fn run(a: &BenchArgs) -> Result<i32> {
-    let log = Log::new(Level::Info);
+    crate::log::init(Level::Info);
     // The output path is checked before the work, not after it.
     if let Some(p) = &a.json {
         crate::io::check_writable(p)?;
@@ -62,7 +62,7 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
     let choice = a.device.parse().map_err(anyhow::Error::msg)?;
     let (mut be, why) = crate::backend::open(choice)?;
     if let Some(why) = why {
-        log.info(&format!("no usable GPU ({why}); using the CPU"));
+        tracing::info!("no usable GPU ({why}); using the CPU");
     }
     let mut net = Net::from_config(&cfg, &mut Rng::new(cfg.seed))?;
     let mut rows: Vec<(String, f64, usize, f64)> = Vec::new();

@@ -1,10 +1,17 @@
-//! Run log: lines to the console (through the progress bar, so they do not tear it) and to
-//! `logs/train.log`.
+//! Logging through `tracing`: events go to the console (printed through the progress bar that
+//! is showing, so lines never tear it) at the level the command was given, and, during a run,
+//! to its `logs/train.log` at every level. Library code only emits `tracing` events; the
+//! binary's commands call [`init`] once, a run calls [`to_file`] for its log file.
 
 use indicatif::ProgressBar;
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, Once};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Log levels, most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,90 +41,140 @@ impl std::str::FromStr for Level {
     }
 }
 
-/// A logger for one run.
-#[derive(Debug)]
-pub struct Log {
-    level: Level,
-    file: Mutex<Option<File>>,
-    bar: Mutex<Option<ProgressBar>>,
+impl Level {
+    fn of(l: tracing::Level) -> Self {
+        match l {
+            tracing::Level::ERROR => Self::Error,
+            tracing::Level::WARN => Self::Warn,
+            tracing::Level::INFO => Self::Info,
+            _ => Self::Debug,
+        }
+    }
+    fn tag(self) -> &'static str {
+        match self {
+            Self::Error => "ERROR",
+            Self::Warn => "WARN ",
+            Self::Info => "INFO ",
+            Self::Debug => "DEBUG",
+        }
+    }
 }
 
-impl Log {
-    /// Console-only logger.
-    pub fn new(level: Level) -> Self {
-        Self {
-            level,
-            file: Mutex::new(None),
-            bar: Mutex::new(None),
+static CONSOLE: AtomicU8 = AtomicU8::new(Level::Info as u8);
+static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+static INIT: Once = Once::new();
+
+thread_local! {
+    // Per thread, so that runs trained side by side in one process (tests) keep their logs apart.
+    static FILE: RefCell<Option<File>> = const { RefCell::new(None) };
+}
+
+/// Installs the subscriber (once per process) and sets the console level.
+pub fn init(level: Level) {
+    CONSOLE.store(level as u8, Ordering::SeqCst);
+    INIT.call_once(|| {
+        let _ = tracing_subscriber::registry().with(Sink).try_init();
+    });
+}
+
+/// While the guard lives, this thread's events are also appended to `path`.
+pub fn to_file(path: &std::path::Path) -> std::io::Result<FileGuard> {
+    init_if_needed();
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    FILE.with(|c| *c.borrow_mut() = Some(f));
+    Ok(FileGuard(()))
+}
+
+fn init_if_needed() {
+    if !INIT.is_completed() {
+        init(Level::Warn);
+    }
+}
+
+/// Stops [`to_file`]'s copy when dropped.
+#[derive(Debug)]
+pub struct FileGuard(());
+
+impl Drop for FileGuard {
+    fn drop(&mut self) {
+        FILE.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+/// Routes console lines through this progress bar (or back to stderr with `None`).
+pub fn set_bar(bar: Option<ProgressBar>) {
+    *BAR.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = bar;
+}
+
+/// The message and fields of one event, as text.
+#[derive(Default)]
+struct Text(String);
+
+impl Visit for Text {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write as _;
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
         }
     }
-    /// Also appends to `path`.
-    pub fn to_file(&self, path: &std::path::Path) -> std::io::Result<()> {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        *self
-            .file
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(f);
-        Ok(())
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0.push_str(value);
+        } else {
+            self.record_debug(field, &value);
+        }
     }
-    /// Routes console lines through this progress bar (or back to stderr with `None`).
-    pub fn set_bar(&self, bar: Option<ProgressBar>) {
-        *self
-            .bar
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = bar;
-    }
-    /// Writes one line at `level`.
-    pub fn log(&self, level: Level, msg: &str) {
-        let tag = match level {
-            Level::Error => "ERROR",
-            Level::Warn => "WARN ",
-            Level::Info => "INFO ",
-            Level::Debug => "DEBUG",
-        };
+}
+
+struct Sink;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Sink {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let level = Level::of(*event.metadata().level());
+        let mut text = Text::default();
+        event.record(&mut text);
+        let msg = text.0;
         let t = Utc::now();
-        let line = format!(
-            "{:02}:{:02}:{:02} | {tag} | {msg}",
-            t.hour, t.minute, t.second
-        );
-        if let Some(f) = self
-            .file
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_mut()
-        {
-            let _ = writeln!(
-                f,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z | {tag} | {msg}",
-                t.year, t.month, t.day, t.hour, t.minute, t.second
+        FILE.with(|c| {
+            if let Some(f) = c.borrow_mut().as_mut() {
+                let _ = writeln!(
+                    f,
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z | {} | {msg}",
+                    t.year,
+                    t.month,
+                    t.day,
+                    t.hour,
+                    t.minute,
+                    t.second,
+                    level.tag()
+                );
+            }
+        });
+        if level as u8 <= CONSOLE.load(Ordering::SeqCst) {
+            let line = format!(
+                "{:02}:{:02}:{:02} | {} | {msg}",
+                t.hour,
+                t.minute,
+                t.second,
+                level.tag()
             );
-        }
-        if level <= self.level {
-            match self
-                .bar
+            match BAR
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .as_ref()
             {
                 Some(b) if !b.is_hidden() => b.println(line),
-                _ => eprintln!("{line}"),
+                _ => {
+                    let _ = writeln!(std::io::stderr().lock(), "{line}");
+                }
             }
         }
-    }
-    /// Info line.
-    pub fn info(&self, msg: &str) {
-        self.log(Level::Info, msg);
-    }
-    /// Warning line.
-    pub fn warn(&self, msg: &str) {
-        self.log(Level::Warn, msg);
-    }
-    /// Debug line.
-    pub fn debug(&self, msg: &str) {
-        self.log(Level::Debug, msg);
     }
 }
 

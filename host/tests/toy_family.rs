@@ -4,7 +4,6 @@
 
 use anyhow::{Result, bail};
 use hebb::family::Family;
-use hebb::log::{Level, Log};
 use hebb::run::{
     Ctx, EpochReport, FinalReport, ProgressConfig, RunFolder, RunOptions, RunOutcome, RunState,
     Trainer, interrupt, run,
@@ -195,14 +194,13 @@ fn opts(keep: usize) -> RunOptions {
 /// One test: the Ctrl-C case sets the process-wide flag, which would stop parallel cases.
 #[test]
 fn a_toy_family_gets_the_whole_run_loop() {
-    let log = Log::new(Level::Error);
     let root = tempfile::tempdir().unwrap();
     let d = data();
 
     // Uninterrupted, into a run folder.
     let full = RunFolder::create(root.path(), Some("full"), false).unwrap();
     let mut t = Toy::new();
-    let RunOutcome::Done(fin) = run(&mut t, &d, Some(&full), &opts(0), &log).unwrap() else {
+    let RunOutcome::Done(fin) = run(&mut t, &d, Some(&full), &opts(0)).unwrap() else {
         panic!("not done")
     };
     let want_w = t.st.w;
@@ -246,7 +244,7 @@ fn a_toy_family_gets_the_whole_run_loop() {
     let cut = RunFolder::create(root.path(), Some("cut"), false).unwrap();
     let mut t = Toy::new();
     t.ctrl_c_at = Some(3 * 50 + 20);
-    let out = run(&mut t, &d, Some(&cut), &opts(2), &log).unwrap();
+    let out = run(&mut t, &d, Some(&cut), &opts(2)).unwrap();
     interrupt::reset();
     let RunOutcome::Interrupted(Some(ck)) = out else {
         panic!("not interrupted: {out:?}")
@@ -275,7 +273,7 @@ fn a_toy_family_gets_the_whole_run_loop() {
     let cut = RunFolder::open(&root.path().join("cut")).unwrap();
     let mut o = opts(2);
     o.resume = Some(rs);
-    let RunOutcome::Done(_) = run(&mut t2, &d, Some(&cut), &o, &log).unwrap() else {
+    let RunOutcome::Done(_) = run(&mut t2, &d, Some(&cut), &o).unwrap() else {
         panic!("not done")
     };
     assert_eq!(t2.st.w, want_w);

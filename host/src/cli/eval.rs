@@ -2,7 +2,7 @@
 
 use super::{DeviceArgs, check_fits, load_net, open_backend, out, parse_data};
 use crate::family::conv_stdp::confusion_text;
-use crate::log::{Level, Log};
+use crate::log::Level;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ pub struct EvalArgs {
 
 /// Runs `hebb eval`.
 pub fn run(a: &EvalArgs) -> Result<i32> {
-    let log = Log::new(Level::Info);
+    crate::log::init(Level::Info);
     for &c in &a.refit_c {
         if !(c.is_finite() && c > 0.0) {
             bail!("--refit-c values must be > 0, got {c}");
@@ -52,7 +52,7 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
         .load()
         .with_context(|| format!("loading data set `{}`", a.data))?;
     check_fits(&net, &split, &a.data)?;
-    let mut be = open_backend(&a.dev, &log)?;
+    let mut be = open_backend(&a.dev)?;
     let t = std::time::Instant::now();
     let f = be.features(&net, &split.test.images)?;
     let secs = t.elapsed().as_secs_f64();

@@ -14,7 +14,6 @@ pub use train::TrainArgs;
 
 use crate::backend::{self, DeviceChoice};
 use crate::data::{DataSource, Split};
-use crate::log::Log;
 use crate::net::Net;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -91,13 +90,13 @@ fn parse_data(s: &str) -> DataSource {
     }
 }
 
-fn open_backend(dev: &DeviceArgs, log: &Log) -> Result<Box<dyn backend::Backend>> {
+fn open_backend(dev: &DeviceArgs) -> Result<Box<dyn backend::Backend>> {
     let choice: DeviceChoice = dev.device.parse().map_err(anyhow::Error::msg)?;
     let (be, why) = backend::open(choice)?;
     if let Some(why) = why {
-        log.info(&format!("no usable GPU ({why}); using the CPU"));
+        tracing::info!("no usable GPU ({why}); using the CPU");
     }
-    log.info(&format!("device: {}", be.name()));
+    tracing::info!("device: {}", be.name());
     Ok(be)
 }
 

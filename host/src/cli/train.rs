@@ -4,7 +4,7 @@ use super::{DeviceArgs, open_backend, out, parse_data};
 use crate::config::TrainConfig;
 use crate::data::DataSource;
 use crate::family::conv_stdp::{ConvStdp, read_checkpoint};
-use crate::log::{Level, Log};
+use crate::log::Level;
 use crate::run::{self, ProgressConfig, RunFolder, RunOptions, RunOutcome, RunState, Trainer};
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -73,11 +73,13 @@ pub struct TrainArgs {
 
 const DEFAULT_OUTPUT: &str = "./runs";
 
-fn resolve_config(a: &TrainArgs, log: &Log) -> Result<TrainConfig> {
+fn resolve_config(a: &TrainArgs) -> Result<TrainConfig> {
     let mut cfg = match (&a.config, &a.paper) {
         (Some(p), _) => {
             if a.paper.is_some() {
-                log.warn("both --config and --paper given: the config file wins (name a `preset` inside it to start from one)");
+                tracing::warn!(
+                    "both --config and --paper given: the config file wins (name a `preset` inside it to start from one)"
+                );
             }
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("reading config {}", p.display()))?;
@@ -161,7 +163,7 @@ fn run_of_checkpoint(p: &Path) -> Option<PathBuf> {
 /// Runs `hebb train`.
 pub fn run(a: TrainArgs) -> Result<i32> {
     let level: Level = a.log_level.parse().map_err(anyhow::Error::msg)?;
-    let log = Log::new(level);
+    crate::log::init(level);
     if let Some(n) = &a.name {
         run::folder::check_name(n)?;
     }
@@ -185,7 +187,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         config_toml: String::new(),
         stop_before_final: a.stop_before_final,
     };
-    let mut be = open_backend(&a.dev, &log)?;
+    let mut be = open_backend(&a.dev)?;
     // Everything that can fail on the inputs fails before a run folder is created or touched.
     let (mut trainer, split, folder) = match &a.resume {
         Some(ck) => {
@@ -217,17 +219,17 @@ pub fn run(a: TrainArgs) -> Result<i32> {
                 }
                 None => RunFolder::create(&output, a.name.as_deref(), a.overwrite)?,
             };
-            log.info(&format!(
+            tracing::info!(
                 "resuming {} at layer {} epoch {} sample {}",
                 ck.display(),
                 t.state().layer,
                 t.state().epoch,
                 t.state().pos
-            ));
+            );
             (t, split, folder)
         }
         None => {
-            let cfg = resolve_config(&a, &log)?;
+            let cfg = resolve_config(&a)?;
             let data = parse_data(a.data.as_deref().unwrap_or("mnist"));
             let split = load(&data, false)?;
             let t = ConvStdp::new(cfg, data, be.as_mut())?;
@@ -239,8 +241,8 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     trainer.configure_progress(progress);
     opts.config_toml.clone_from(&trainer.state().config);
     run::interrupt::install();
-    log.info(&format!("run folder: {}", folder.root().display()));
-    match run::run(&mut trainer, &split, Some(&folder), &opts, &log)? {
+    tracing::info!("run folder: {}", folder.root().display());
+    match run::run(&mut trainer, &split, Some(&folder), &opts)? {
         RunOutcome::Done(fin) => {
             for l in &fin.headline {
                 out!("{l}")?;

@@ -485,24 +485,24 @@ impl Trainer for ConvStdp<'_> {
         self.progress
     }
 
-    fn begin(&mut self, data: &Split, ctx: &Ctx<'_>) -> Result<()> {
+    fn begin(&mut self, data: &Split, _: &Ctx<'_>) -> Result<()> {
         self.check_data(data)?;
-        ctx.log.info(&format!(
+        tracing::info!(
             "data `{}`: {} train / {} test images, back end: {}",
             self.data,
             data.train.len(),
             data.test.len(),
             self.be.name()
-        ));
+        );
         self.t0 = Instant::now();
         if self.st.layer < self.net.arch.len() {
             let t = Instant::now();
             self.enc = Some(self.be.encode(&self.net, &data.train.images)?);
-            ctx.log.info(&format!(
+            tracing::info!(
                 "encoded {} training images in {:.2} s",
                 data.train.len(),
                 t.elapsed().as_secs_f64()
-            ));
+            );
         }
         Ok(())
     }
@@ -527,7 +527,7 @@ impl Trainer for ConvStdp<'_> {
             let t_in = Instant::now();
             let enc = self.enc.as_ref().context("training data not encoded")?;
             let inputs = layer_inputs(self.be, &self.cfg, &self.net, enc, l, Some(ctx))?;
-            ctx.log.info(&format!(
+            tracing::info!(
                 "layer {} ({}): {} maps {}×{}, input {:?} computed in {:.2} s",
                 l + 1,
                 lc.name,
@@ -536,14 +536,14 @@ impl Trainer for ConvStdp<'_> {
                 lc.kernel,
                 self.net.arch[l].conv.input,
                 t_in.elapsed().as_secs_f64()
-            ));
+            );
             if lt.batch > 1 {
-                ctx.log.info(&format!(
+                tracing::info!(
                     "layer {} ({}): mini-batches of {} samples (summed STDP updates)",
                     l + 1,
                     lc.name,
                     lt.batch
-                ));
+                );
             }
             self.inputs = Some((l, inputs, lt));
             self.layer_clock = Some((Instant::now(), 0));
@@ -678,15 +678,22 @@ impl Trainer for ConvStdp<'_> {
             wins_per_map: st.epoch_wins.clone(),
             stop_reason: reason.clone(),
         };
-        ctx.log.info(&format!(
+        tracing::info!(
             "{} epoch {}/{}: C_l {:.4}, win ratio {:.2}, {:.2} winners/sample, dead maps {}, {:.0} samples/s",
-            lc.name, st.epoch, lc.epochs, c_l, ratio, m.winners_per_sample, dead, m.samples_per_sec
-        ));
+            lc.name,
+            st.epoch,
+            lc.epochs,
+            c_l,
+            ratio,
+            m.winners_per_sample,
+            dead,
+            m.samples_per_sec
+        );
         if dead > 0 {
-            ctx.log.warn(&format!(
+            tracing::warn!(
                 "{}: {dead} of {maps} maps never won this epoch (dead maps)",
                 lc.name
-            ));
+            );
         }
         // Dead-map recovery: a map that (almost) never wins gets fresh noise on its kernel,
         // once per epoch, from a stream fixed by (seed, layer, epoch) so resume is exact.
@@ -707,18 +714,19 @@ impl Trainer for ConvStdp<'_> {
                 h.recovery_sigma,
             )?;
             if revived > 0 {
-                ctx.log.warn(&format!(
+                tracing::warn!(
                     "{}: {revived} dead maps got recovery noise (σ = {})",
-                    lc.name, h.recovery_sigma
-                ));
+                    lc.name,
+                    h.recovery_sigma
+                );
             }
         }
         if m.silent_fraction > 0.1 {
-            ctx.log.warn(&format!(
+            tracing::warn!(
                 "{}: {:.0} % of samples produced no winner: thresholds may be too high for the input",
                 lc.name,
                 100.0 * m.silent_fraction
-            ));
+            );
         }
         self.curves[l].push((f64::from(st.epoch), c_l));
         if let Some(dir) = ctx.plots {
@@ -775,7 +783,6 @@ impl Trainer for ConvStdp<'_> {
     #[allow(clippy::too_many_lines)]
     fn finish(&mut self, split: &Split, ctx: &Ctx<'_>) -> Result<FinalReport> {
         let cfg = self.cfg.clone();
-        let log = ctx.log;
         self.enc = None;
         ctx.check()?;
         let t_f = Instant::now();
@@ -800,21 +807,21 @@ impl Trainer for ConvStdp<'_> {
                 .features(&self.net, &imgs[split.train.images.len()..])?;
             let mut f = f_train.clone();
             f.bits.extend_from_slice(&extra.bits);
-            log.info(&format!(
+            tracing::info!(
                 "readout fitted on {} images (originals and shifted copies)",
                 f.len()
-            ));
+            );
             (labels, f)
         } else {
             (split.train.labels.clone(), f_train.clone())
         };
         let x = crate::readout::Sparse::from_features(&f_fit);
-        log.info(&format!(
+        tracing::info!(
             "features: {} per sample, {:.1} % active, extracted at {:.0} samples/s",
             f_train.n_features,
             100.0 * x.density(),
             (f_train.len() + f_test.len()) as f64 / feat_secs.max(1e-9)
-        ));
+        );
         ctx.check()?;
         let (c, c_scores) = if cfg.readout.c_grid.is_empty() {
             (cfg.readout.c, Vec::new())
@@ -831,11 +838,11 @@ impl Trainer for ConvStdp<'_> {
                 cfg.seed,
                 |s| {
                     pb.inc(1);
-                    log.info(&format!(
+                    tracing::info!(
                         "readout C = {}: validation accuracy {:.2} %",
                         s.c,
                         100.0 * s.accuracy
-                    ));
+                    );
                 },
             );
             pb.finish_and_clear();
@@ -853,10 +860,10 @@ impl Trainer for ConvStdp<'_> {
                     "accuracy (%)",
                 );
             }
-            log.info(&format!(
+            tracing::info!(
                 "readout C = {c} chosen on {:.0} % of the training set held out; refitting on all of it",
                 100.0 * cfg.readout.validation
-            ));
+            );
             (c, scores)
         };
         let r = crate::readout::train(
@@ -872,15 +879,15 @@ impl Trainer for ConvStdp<'_> {
         let (test_acc, conf) = crate::readout::evaluate(&r, &f_test, &split.test.labels);
         self.net.readout = Some(r);
         self.test_acc = Some(test_acc as f32);
-        log.info(&format!(
+        tracing::info!(
             "train accuracy {:.2} %, test accuracy {:.2} %",
             100.0 * train_acc,
             100.0 * test_acc
-        ));
-        log.info(&format!(
+        );
+        tracing::info!(
             "confusion matrix (rows: true, columns: predicted):\n{}",
             confusion_text(&conf)
-        ));
+        );
         let model = self.net.to_bytes(&self.prov(test_acc as f32), &[], 16)?;
         let st = &self.st;
         let n_layers = self.net.arch.len();

@@ -11,7 +11,6 @@ use super::folder::RunFolder;
 use super::interrupt;
 use super::trainer::{Ctx, FinalReport, Interrupted, Trainer};
 use crate::io::{append_line, write_atomic};
-use crate::log::Log;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -103,14 +102,14 @@ pub fn run<T: Trainer>(
     data: &T::Data,
     folder: Option<&RunFolder>,
     opts: &RunOptions,
-    log: &Log,
 ) -> Result<RunOutcome> {
     let mut rs = opts.resume.clone().unwrap_or_default();
     let mut tb = None;
+    let mut log_file = None;
     if let Some(f) = folder {
         f.prepare(opts.tensorboard)?;
-        log.to_file(&f.file("logs/train.log"))
-            .context("opening logs/train.log")?;
+        log_file =
+            Some(crate::log::to_file(&f.file("logs/train.log")).context("opening logs/train.log")?);
         write_atomic(&f.file("config.toml"), opts.config_toml.as_bytes())
             .context("writing config.toml")?;
         if opts.resume.is_some() {
@@ -129,7 +128,6 @@ pub fn run<T: Trainer>(
     let local = std::sync::atomic::AtomicBool::new(false);
     let stop_now = || interrupt::requested() || local.load(std::sync::atomic::Ordering::SeqCst);
     let ctx = Ctx {
-        log,
         plots: plots.as_deref(),
         progress: t.progress(),
         interrupted: &stop_now,
@@ -144,10 +142,10 @@ pub fn run<T: Trainer>(
     let interrupted = |t: &T, rs: &RunState| -> Result<RunOutcome> {
         let p = save_latest(t, rs)?;
         if let Some(p) = &p {
-            log.warn(&format!(
+            tracing::warn!(
                 "interrupted: checkpoint saved to {} (resume with --resume)",
                 p.display()
-            ));
+            );
         }
         Ok(RunOutcome::Interrupted(p))
     };
@@ -160,7 +158,7 @@ pub fn run<T: Trainer>(
         let (len, start) = t.epoch_progress(data);
         let pb = bar(ctx.progress.show, len, t.epoch_label());
         pb.set_position(start);
-        log.set_bar(Some(pb.clone()));
+        crate::log::set_bar(Some(pb.clone()));
         let mut pos = start;
         while pos < len {
             let mut end = pos.saturating_add(t.chunk()).min(len);
@@ -175,12 +173,12 @@ pub fn run<T: Trainer>(
             }
             if limit_reached(t) || stop_now() {
                 pb.abandon();
-                log.set_bar(None);
+                crate::log::set_bar(None);
                 return interrupted(t, &rs);
             }
         }
         pb.finish_and_clear();
-        log.set_bar(None);
+        crate::log::set_bar(None);
         let rep = t.end_epoch(data, &ctx)?;
         let record = serde_json::to_string(&rep.record)?;
         if let Some(f) = folder {
@@ -221,10 +219,7 @@ pub fn run<T: Trainer>(
             tb.flush()?;
         }
         if let Some(reason) = &rep.stage_done {
-            log.info(&format!(
-                "{} done after {} epochs: {reason}",
-                rep.stage, rep.epoch
-            ));
+            tracing::info!("{} done after {} epochs: {reason}", rep.stage, rep.epoch);
         }
     }
     if opts.stop_before_final {
@@ -236,10 +231,7 @@ pub fn run<T: Trainer>(
         Err(e) if e.is::<Interrupted>() => return interrupted(t, &rs),
         Err(e) => return Err(e),
     };
-    log.debug(&format!(
-        "final phase took {:.2} s",
-        t_fin.elapsed().as_secs_f64()
-    ));
+    tracing::debug!("final phase took {:.2} s", t_fin.elapsed().as_secs_f64());
     if let Some(f) = folder {
         write_atomic(&f.file("model.hebb"), &fin.model).context("writing model.hebb")?;
         save_latest(t, &rs)?;
@@ -255,5 +247,6 @@ pub fn run<T: Trainer>(
         }
         tb.flush()?;
     }
+    drop(log_file);
     Ok(RunOutcome::Done(fin))
 }

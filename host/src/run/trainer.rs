@@ -6,7 +6,6 @@
 //! in resumable chunks, per-epoch metrics and plots, the stop decision, a final phase, and the
 //! state to checkpoint.
 
-use crate::log::Log;
 use anyhow::Result;
 use std::path::Path;
 
@@ -55,8 +54,6 @@ pub struct FinalReport {
 
 /// Services the loop lends a trainer.
 pub struct Ctx<'a> {
-    /// The run's log.
-    pub log: &'a Log,
     /// Where plots go (`None` for a run without a folder).
     pub plots: Option<&'a Path>,
     /// Progress display.
@@ -163,14 +160,7 @@ pub trait Trainer {
     where
         Self: Sized,
     {
-        let log = Log::new(crate::log::Level::Warn);
-        match super::runner::run(
-            self,
-            data,
-            None,
-            &super::runner::RunOptions::default(),
-            &log,
-        )? {
+        match super::runner::run(self, data, None, &super::runner::RunOptions::default())? {
             super::runner::RunOutcome::Done(r) => Ok(r),
             super::runner::RunOutcome::Interrupted(_) => Err(Interrupted.into()),
         }
