@@ -14,6 +14,9 @@ use hebb::net::ProvenanceOwned;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// An edit of a checkpoint's training state and network.
+type Edit = dyn Fn(&mut TrainState, &mut hebb::net::Net);
+
 struct Fx {
     dir: tempfile::TempDir,
 }
@@ -37,24 +40,17 @@ impl Fx {
     }
 
     fn train_args(&self, name: &str) -> Vec<String> {
-        [
-            "train",
-            "-c",
-            &self.p("tiny.toml"),
-            "--data",
-            &self.p("data"),
-            "-o",
-            &self.p("runs"),
-            "-n",
-            name,
-            "--seed",
-            "42",
-            "--device",
-            "cpu",
-            "--no-progress",
-        ]
-        .map(str::to_owned)
-        .to_vec()
+        common::train_args(self.root(), "tiny.toml", "data", name)
+    }
+
+    /// Trains `name` with `config` (written to `NAME.toml`) on the data folder `data`; must
+    /// succeed.
+    fn train_with(&self, name: &str, config: &str, data: &str) {
+        let file = format!("{name}.toml");
+        std::fs::write(self.root().join(&file), config).unwrap();
+        let a = common::train_args(self.root(), &file, data, name);
+        let out = self.hebb(&a);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
 
     fn hebb(&self, args: &[String]) -> Output {
@@ -195,36 +191,28 @@ fn eval_and_predict_check_image_size_and_labels() {
         );
     }
     // A 32×32 model on 28×28 data.
-    std::fs::write(
-        f.root().join("t32.toml"),
-        TINY_TOML.replace(
+    f.train_with(
+        "B",
+        &TINY_TOML.replace(
             "preset = \"kheradpisheh2018\"",
             "preset = \"kheradpisheh2018\"\ninput = [32, 32]",
         ),
-    )
-    .unwrap();
-    let mut a = f.train_args("B");
-    a[2] = f.p("t32.toml");
-    a[4] = f.p("big");
-    assert_eq!(f.hebb(&a).status.code(), Some(0), "{}", stderr(&f.hebb(&a)));
+        "big",
+    );
     f.fails(
         &s(&["eval", &f.p("runs/B"), "--data", &f.p("data")]),
         "has 28×28 images but the model takes 32×32",
     );
     // Labels beyond the readout's classes.
-    std::fs::write(
-        f.root().join("t3.toml"),
-        format!("{TINY_TOML}\n").replace(
+    write_few_classes(&f.root().join("three"), 3);
+    f.train_with(
+        "C",
+        &TINY_TOML.replace(
             "preset = \"kheradpisheh2018\"",
             "preset = \"kheradpisheh2018\"\nn_classes = 3",
         ),
-    )
-    .unwrap();
-    write_few_classes(&f.root().join("three"), 3);
-    let mut a = f.train_args("C");
-    a[2] = f.p("t3.toml");
-    a[4] = f.p("three");
-    assert_eq!(f.hebb(&a).status.code(), Some(0), "{}", stderr(&f.hebb(&a)));
+        "three",
+    );
     f.fails(
         &s(&["eval", &f.p("runs/C"), "--data", &f.p("data")]),
         "but the model's readout has 3 classes",
@@ -357,11 +345,7 @@ fn inconsistent_checkpoint_states_are_refused() {
         std::fs::write(&p, bytes).unwrap();
         p.to_str().unwrap().to_owned()
     };
-    let cases: Vec<(
-        &str,
-        Box<dyn Fn(&mut TrainState, &mut hebb::net::Net)>,
-        &str,
-    )> = vec![
+    let cases: Vec<(&str, Box<Edit>, &str)> = vec![
         (
             "epoch",
             Box::new(|s, _| s.epoch = 65535),
@@ -427,18 +411,14 @@ fn inconsistent_checkpoint_states_are_refused() {
 #[test]
 fn predict_runs_leaky_models_as_eval_does() {
     let f = Fx::new();
-    std::fs::write(
-        f.root().join("lif.toml"),
-        TINY_TOML.replace(
+    f.train_with(
+        "L",
+        &TINY_TOML.replace(
             "epochs = 1\n",
             "epochs = 1\nneuron = \"lif-sub\"\nleak = 0.5\n",
         ),
-    )
-    .unwrap();
-    let mut a = f.train_args("L");
-    a[2] = f.p("lif.toml");
-    let out = f.hebb(&a);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        "data",
+    );
     let run = f.p("runs/L");
     let out = f.hebb(&s(&[
         "predict",

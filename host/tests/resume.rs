@@ -49,34 +49,13 @@ impl Fixture {
         Self { dir }
     }
 
-    fn path(&self, rel: &str) -> String {
-        self.dir.path().join(rel).to_str().unwrap().to_owned()
-    }
-
     fn run_dir(&self, name: &str) -> PathBuf {
         self.dir.path().join("runs").join(name)
     }
 
     /// `train` arguments for a fresh run called `name`.
     fn train_args(&self, name: &str) -> Vec<String> {
-        [
-            "train",
-            "-c",
-            &self.path("tiny.toml"),
-            "--data",
-            &self.path("data"),
-            "-o",
-            &self.path("runs"),
-            "-n",
-            name,
-            "--seed",
-            "42",
-            "--device",
-            "cpu",
-            "--no-progress",
-        ]
-        .map(String::from)
-        .to_vec()
+        common::train_args(self.dir.path(), "tiny.toml", "data", name)
     }
 
     fn latest(&self, name: &str) -> String {

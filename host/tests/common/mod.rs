@@ -33,6 +33,30 @@ pub fn hebb_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_hebb"))
 }
 
+/// `hebb train` arguments for run `name` in `root/runs`, with the config file and data folder
+/// (both relative to `root`), seed 42, on the CPU, without progress bars.
+pub fn train_args(root: &Path, config: &str, data: &str, name: &str) -> Vec<String> {
+    let p = |r: &str| root.join(r).to_str().unwrap().to_owned();
+    [
+        "train",
+        "-c",
+        &p(config),
+        "--data",
+        &p(data),
+        "-o",
+        &p("runs"),
+        "-n",
+        name,
+        "--seed",
+        "42",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// Runs the CLI in-process: `Err` carries the error as `main` prints it.
 pub fn in_process(args: &[&str]) -> Result<i32, String> {
     use clap::Parser;
