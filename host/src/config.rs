@@ -291,7 +291,8 @@ pub struct TrainConfig {
 }
 
 /// The preset table. Each entry is TOML so that the CLI, the library and config files resolve a
-/// name through exactly the same path ([`TrainConfig::preset`]).
+/// name through exactly the same path ([`TrainConfig::preset`]). An entry may start from another
+/// (`extends = "name"`) and override only what differs.
 fn preset_toml(name: &str) -> Option<&'static str> {
     Some(match name {
         // Kheradpisheh et al. 2018, MNIST network as SpykeTorch runs it.
@@ -388,46 +389,22 @@ c = 2.4
 epochs = 40
 "#
         }
-        // A network sized for a Cortex-M4 with 128 KiB of RAM, trainable on the device.
+        // A network sized for a Cortex-M4 with 128 KiB of RAM, trainable on the device: the
+        // kheradpisheh2018 network with fewer maps, a shorter conv2 budget, shuffled samples
+        // and a readout with a fixed C.
         "mcu" => {
             r#"
+extends = "kheradpisheh2018"
 preset = "mcu"
-seed = 42
-n_classes = 10
-input = [28, 28]
-[encoder]
-filters = "dog"
-kernel = 7
-dog = [[1.0, 2.0], [2.0, 1.0]]
-dog_norm = "mean-max"
-threshold = 50.0
-norm_radius = 8
-steps = 15
-mode = "latency"
+shuffle = true
 [[layers]]
-name = "conv1"
 maps = 16
-kernel = 5
-pad = 2
-threshold = 10.0
-wta = { mode = "both", k = 5, radius = 2, pointwise = true }
-stdp = { rule = "multiplicative", a_plus = 0.004, a_minus = 0.003, init_mean = 0.8, init_std = 0.05, double_every = 500, a_plus_cap = 0.15 }
-pool = { kernel = 2, stride = 2, pad = 1 }
-epochs = 2
 [[layers]]
-name = "conv2"
 maps = 64
-kernel = 2
-pad = 1
-threshold = 1.0
-inhibit_input = true
-wta = { mode = "both", k = 8, radius = 1, pointwise = true }
-stdp = { rule = "multiplicative", a_plus = 0.004, a_minus = 0.003, init_mean = 0.8, init_std = 0.05 }
-pool = { kernel = 2, stride = 2, pad = 1 }
 epochs = 10
 [readout]
-c = 2.4
-epochs = 40
+shift_augment = 0
+c_grid = []
 "#
         }
         _ => return None,
@@ -461,6 +438,31 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
+/// A preset's table with what it extends resolved (the chain is the table's, at most a few
+/// links, so no cycle guard is needed beyond the depth cap).
+fn preset_table(name: &str) -> Result<toml::Table, ConfigError> {
+    let mut chain = Vec::new();
+    let mut cur = name.to_owned();
+    loop {
+        let text = preset_toml(&cur).ok_or_else(|| ConfigError::UnknownPreset(cur.clone()))?;
+        let mut t = parse_table(text)?;
+        let next = match t.remove("extends") {
+            Some(toml::Value::String(b)) => Some(b),
+            _ => None,
+        };
+        chain.push(t);
+        match next {
+            Some(b) if chain.len() < 8 => cur = b,
+            _ => break,
+        }
+    }
+    let mut table = chain.pop().unwrap_or_default();
+    while let Some(over) = chain.pop() {
+        merge(&mut table, over);
+    }
+    Ok(table)
+}
+
 fn parse_table(text: &str) -> Result<toml::Table, ConfigError> {
     text.parse::<toml::Table>()
         .map_err(|e| ConfigError::Parse(e.to_string()))
@@ -469,8 +471,7 @@ fn parse_table(text: &str) -> Result<toml::Table, ConfigError> {
 impl TrainConfig {
     /// Resolves a preset by name.
     pub fn preset(name: &str) -> Result<Self, ConfigError> {
-        let text = preset_toml(name).ok_or_else(|| ConfigError::UnknownPreset(name.into()))?;
-        Self::from_toml_str(text)
+        Self::from_table(preset_table(name)?)
     }
 
     /// Parses a config file's text. If it names a `preset`, its keys override that preset's.
@@ -478,13 +479,16 @@ impl TrainConfig {
         let user = parse_table(text)?;
         let table = match user.get("preset") {
             Some(toml::Value::String(p)) if !p.is_empty() => {
-                let base = preset_toml(p).ok_or_else(|| ConfigError::UnknownPreset(p.clone()))?;
-                let mut base = parse_table(base)?;
+                let mut base = preset_table(p)?;
                 merge(&mut base, user);
                 base
             }
             _ => user,
         };
+        Self::from_table(table)
+    }
+
+    fn from_table(table: toml::Table) -> Result<Self, ConfigError> {
         let cfg: TrainConfig = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
