@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The TOML could not be parsed or has unknown keys / wrong types.
-    #[error("config: {0}")]
+    #[error("{0}")]
     Parse(String),
     /// A value is out of range.
-    #[error("config: invalid `{key}`: {reason}")]
+    #[error("invalid `{key}`: {reason}")]
     Invalid {
         /// Dotted key.
         key: String,
@@ -41,6 +41,62 @@ pub enum FilterKind {
     Gabor,
 }
 
+/// DoG normalisation (`encoder.dog_norm`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DogNormConfig {
+    /// Zero mean, then divided by the largest value (SpykeTorch).
+    MeanMax,
+    /// Positive and negative lobes each summing to one (SpikeSEG).
+    UnitSum,
+}
+
+/// How the encoder turns filter responses into spike times (`encoder.mode`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncoderModeConfig {
+    /// Rank-order latency code over the time steps (stronger responses spike earlier).
+    Latency,
+    /// Every non-zero response spikes at the first step (an event frame presented at once);
+    /// `"repeat"` is its former name.
+    #[serde(alias = "repeat")]
+    AllAtFirstStep,
+}
+
+/// Neuron model of a layer (`layers[i].neuron`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NeuronConfig {
+    /// Integrate-and-fire.
+    If,
+    /// Leaky, subtracting `leak` every step.
+    LifSub,
+    /// Leaky, multiplying by `1 − leak` every step.
+    LifMul,
+}
+
+/// Winner-take-all mode (`layers[i].wta.mode`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum WtaModeConfig {
+    /// One winner per map per sample.
+    Global,
+    /// Winners anywhere, at least `radius` apart.
+    Local,
+    /// Both.
+    Both,
+}
+
+/// STDP rule (`layers[i].stdp.rule`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum StdpRuleConfig {
+    /// `±a·w·(1 − w)`: soft bounds.
+    Multiplicative,
+    /// `±a`, saturating at the bounds.
+    Additive,
+}
+
 /// Encoder section.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -52,9 +108,9 @@ pub struct EncoderConfig {
     /// DoG `(σ1, σ2)` pairs.
     #[serde(default)]
     pub dog: Vec<[f64; 2]>,
-    /// DoG normalisation: "mean-max" (SpykeTorch) or "unit-sum" (SpikeSEG).
+    /// DoG normalisation.
     #[serde(default = "default_dog_norm")]
-    pub dog_norm: String,
+    pub dog_norm: DogNormConfig,
     /// Gabor orientations.
     #[serde(default)]
     pub gabor_orientations: u8,
@@ -67,20 +123,20 @@ pub struct EncoderConfig {
     pub norm_radius: u8,
     /// Time steps.
     pub steps: u8,
-    /// "latency" or "repeat".
-    pub mode: String,
+    /// Spike-time code.
+    pub mode: EncoderModeConfig,
 }
 
-fn default_dog_norm() -> String {
-    "mean-max".into()
+fn default_dog_norm() -> DogNormConfig {
+    DogNormConfig::MeanMax
 }
 
 /// Competition section.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WtaConfig {
-    /// "global", "local" or "both".
-    pub mode: String,
+    /// Mode.
+    pub mode: WtaModeConfig,
     /// Winners per sample.
     pub k: u16,
     /// Inhibition radius.
@@ -93,8 +149,8 @@ pub struct WtaConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StdpConfig {
-    /// "multiplicative" or "additive".
-    pub rule: String,
+    /// Rule.
+    pub rule: StdpRuleConfig,
     /// LTP rate.
     pub a_plus: f64,
     /// LTD rate (magnitude).
@@ -193,13 +249,10 @@ pub struct LayerConfig {
     pub threshold: f64,
     /// "if", "lif-sub" or "lif-mul".
     #[serde(default = "default_neuron")]
-    pub neuron: String,
+    pub neuron: NeuronConfig,
     /// Leak: absolute per step for lif-sub, fraction per step for lif-mul.
     #[serde(default)]
     pub leak: f64,
-    /// A neuron fires at most once per sample.
-    #[serde(default = "yes")]
-    pub fire_once: bool,
     /// Pointwise inhibition of this layer's input while training it.
     #[serde(default)]
     pub inhibit_input: bool,
@@ -236,8 +289,8 @@ fn is_one(x: &u32) -> bool {
 fn yes() -> bool {
     true
 }
-fn default_neuron() -> String {
-    "if".into()
+fn default_neuron() -> NeuronConfig {
+    NeuronConfig::If
 }
 
 /// Readout section.
@@ -544,12 +597,6 @@ impl TrainConfig {
                         "sigmas must be finite, > 0 and differ",
                     );
                 }
-                if e.dog_norm != "mean-max" && e.dog_norm != "unit-sum" {
-                    return bad(
-                        "encoder.dog_norm".into(),
-                        "must be \"mean-max\" or \"unit-sum\"",
-                    );
-                }
             }
             FilterKind::Gabor => {
                 if e.gabor_orientations == 0 {
@@ -576,9 +623,6 @@ impl TrainConfig {
         }
         if e.norm_radius > 100 {
             return bad("encoder.norm_radius".into(), "must be <= 100");
-        }
-        if e.mode != "latency" && e.mode != "repeat" {
-            return bad("encoder.mode".into(), "must be \"latency\" or \"repeat\"");
         }
         if self.layers.is_empty() || self.layers.len() > hebb_core::model::MAX_LAYERS {
             return bad("layers".into(), "need 1 to 4 layers");
@@ -611,17 +655,13 @@ impl TrainConfig {
             if !l.leak.is_finite() {
                 return bad(k("leak"), "must be finite");
             }
-            match l.neuron.as_str() {
-                "if" => {}
-                "lif-sub" if l.leak.is_finite() && l.leak >= 0.0 => {}
-                "lif-mul" if l.leak.is_finite() && (0.0..=1.0).contains(&l.leak) => {}
-                "lif-sub" | "lif-mul" => {
+            match l.neuron {
+                NeuronConfig::If => {}
+                NeuronConfig::LifSub if l.leak >= 0.0 => {}
+                NeuronConfig::LifMul if (0.0..=1.0).contains(&l.leak) => {}
+                NeuronConfig::LifSub | NeuronConfig::LifMul => {
                     return bad(k("leak"), "must be >= 0 (lif-mul: in [0, 1])");
                 }
-                _ => return bad(k("neuron"), "must be \"if\", \"lif-sub\" or \"lif-mul\""),
-            }
-            if !matches!(l.wta.mode.as_str(), "global" | "local" | "both") {
-                return bad(k("wta.mode"), "must be \"global\", \"local\" or \"both\"");
             }
             if l.wta.k == 0 {
                 return bad(k("wta.k"), "must be >= 1");
@@ -639,9 +679,6 @@ impl TrainConfig {
                 );
             }
             let s = &l.stdp;
-            if s.rule != "multiplicative" && s.rule != "additive" {
-                return bad(k("stdp.rule"), "must be \"multiplicative\" or \"additive\"");
-            }
             for (name, v) in [("stdp.a_plus", s.a_plus), ("stdp.a_minus", s.a_minus)] {
                 if !(v.is_finite() && (0.0..1.0).contains(&v)) {
                     return bad(k(name), "must be in [0, 1) (a_minus is a magnitude)");

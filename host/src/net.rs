@@ -1,7 +1,10 @@
 //! An owned network (architecture, weights, thresholds, readout) built from a [`TrainConfig`],
 //! and its conversion to and from the core's `.hebb` model format.
 
-use crate::config::{FilterKind, LayerConfig, TrainConfig};
+use crate::config::{
+    DogNormConfig, EncoderModeConfig, FilterKind, LayerConfig, NeuronConfig, StdpRuleConfig,
+    TrainConfig, WtaModeConfig,
+};
 use hebb_core::encode::{EncodeMode, EncoderParams};
 use hebb_core::filters::{DogNorm, Gabor};
 use hebb_core::geometry::{ConvGeom, Padding, PoolGeom, Shape};
@@ -69,15 +72,14 @@ fn invalid(key: String, e: impl std::fmt::Display) -> crate::config::ConfigError
 
 /// Resolves the training parameters of layer `i`.
 pub fn layer_train(l: &LayerConfig, i: usize) -> Result<LayerTrain, crate::config::ConfigError> {
-    let mode = match l.wta.mode.as_str() {
-        "global" => WtaMode::Global,
-        "local" => WtaMode::Local,
-        _ => WtaMode::Both,
+    let mode = match l.wta.mode {
+        WtaModeConfig::Global => WtaMode::Global,
+        WtaModeConfig::Local => WtaMode::Local,
+        WtaModeConfig::Both => WtaMode::Both,
     };
-    let rule = if l.stdp.rule == "additive" {
-        StdpRule::Additive
-    } else {
-        StdpRule::Multiplicative
+    let rule = match l.stdp.rule {
+        StdpRuleConfig::Additive => StdpRule::Additive,
+        StdpRuleConfig::Multiplicative => StdpRule::Multiplicative,
     };
     let stdp = StdpParams::from_f64(rule, l.stdp.a_plus, l.stdp.a_minus)
         .map_err(|e| invalid(format!("layers[{i}].stdp"), e))?;
@@ -132,10 +134,9 @@ impl Net {
         let mut tmp = vec![0f64; k * k];
         match e.filters {
             FilterKind::Dog => {
-                let norm = if e.dog_norm == "unit-sum" {
-                    DogNorm::UnitSum
-                } else {
-                    DogNorm::MeanMax
+                let norm = match e.dog_norm {
+                    DogNormConfig::UnitSum => DogNorm::UnitSum,
+                    DogNormConfig::MeanMax => DogNorm::MeanMax,
                 };
                 for p in &e.dog {
                     filters::dog(k, p[0], p[1], norm, &mut tmp)
@@ -174,10 +175,9 @@ impl Net {
             threshold: q::potential_from_f64(e.threshold),
             norm_radius: e.norm_radius,
             steps: e.steps,
-            mode: if e.mode == "repeat" {
-                EncodeMode::Repeat
-            } else {
-                EncodeMode::Latency
+            mode: match e.mode {
+                EncoderModeConfig::AllAtFirstStep => EncodeMode::Repeat,
+                EncoderModeConfig::Latency => EncodeMode::Latency,
             },
         };
         encoder
@@ -198,21 +198,23 @@ impl Net {
                 ),
                 None => None,
             };
-            let kind = match l.neuron.as_str() {
-                "lif-sub" => NeuronKind::LifSub {
+            let kind = match l.neuron {
+                NeuronConfig::LifSub => NeuronKind::LifSub {
                     leak: q::potential_from_f64(l.leak),
                 },
-                "lif-mul" => NeuronKind::LifMul {
+                NeuronConfig::LifMul => NeuronKind::LifMul {
                     beta: q::weight_from_f64(1.0 - l.leak),
                 },
-                _ => NeuronKind::If,
+                NeuronConfig::If => NeuronKind::If,
             };
             let a = LayerArch {
                 conv,
                 pool,
                 neuron: NeuronParams {
                     kind,
-                    fire_once: l.fire_once,
+                    // Only first spikes are observable (WTA, pooling and features read
+                    // them alone), so the config offers no choice here.
+                    fire_once: true,
                 },
             };
             let mut w = vec![0u16; conv.n_weights()];

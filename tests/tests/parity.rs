@@ -121,7 +121,6 @@ kernel = 3
 pad = 1
 stride = 2
 threshold = 3.0
-fire_once = false
 wta = { mode = "local", k = 3, radius = 1, pointwise = false }
 stdp = { rule = "additive", a_plus = 0.01, a_minus = 0.008, init_mean = 0.5, init_std = 0.1, double_every = 40, a_plus_cap = 0.05 }
 pool = { kernel = 3, stride = 2, pad = 1 }
