@@ -230,6 +230,22 @@ pub struct HomeostasisConfig {
     pub recovery_sigma: f64,
 }
 
+/// Rate-target homeostasis of a layer (SpikeSEG's per-neuron adaptive threshold, here per map):
+/// after every epoch each map's threshold moves by `lr·(rate − rate_target)·θ`, where `rate` is
+/// the map's wins per sample in that epoch, clamped to `[theta_min, theta_max]`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateTargetConfig {
+    /// Wins per sample each map should reach, in `[0, 1]`.
+    pub rate: f64,
+    /// Relative step, in `[0, 1)`.
+    pub lr: f64,
+    /// Lowest threshold (> 0).
+    pub theta_min: f64,
+    /// Highest threshold.
+    pub theta_max: f64,
+}
+
 /// One learned layer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -270,6 +286,9 @@ pub struct LayerConfig {
     /// Adaptive thresholds.
     #[serde(default)]
     pub homeostasis: Option<HomeostasisConfig>,
+    /// Per-map thresholds driven toward a target win rate at the end of every epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_target: Option<RateTargetConfig>,
     /// Samples per mini-batch: 1 (default) learns sample after sample; `B > 1` simulates `B`
     /// consecutive samples with the same weights (in parallel) and then applies their summed
     /// STDP changes (`hebb_core::layer::stdp_accumulate`).
@@ -715,6 +734,20 @@ impl TrainConfig {
             }
             if !(st.target_ratio.is_finite() && (0.0..=1.0).contains(&st.target_ratio)) {
                 return bad(k("stop.target_ratio"), "must be in [0, 1]");
+            }
+            if let Some(r) = &l.rate_target {
+                if !(r.rate.is_finite() && (0.0..=1.0).contains(&r.rate)) {
+                    return bad(k("rate_target.rate"), "must be in [0, 1]");
+                }
+                if !(r.lr.is_finite() && (0.0..1.0).contains(&r.lr)) {
+                    return bad(k("rate_target.lr"), "must be in [0, 1)");
+                }
+                if !(r.theta_min.is_finite() && r.theta_min > 0.0) {
+                    return bad(k("rate_target.theta_min"), "must be > 0");
+                }
+                if !(r.theta_max.is_finite() && r.theta_max >= r.theta_min) {
+                    return bad(k("rate_target.theta_max"), "must be >= theta_min");
+                }
             }
             if let Some(h) = &l.homeostasis {
                 if !(h.theta_plus.is_finite() && h.theta_plus >= 0.0) {

@@ -475,6 +475,7 @@ pub fn parse_learn(b: &[u8]) -> Result<LearnFile> {
         inhibit_input: false,
         batch: 1,
         homeostasis: None,
+        rate_target: None,
     };
     let lr = LrState {
         samples: u64::from(le32(body, 36)) | (u64::from(le32(body, 40)) << 32),

@@ -61,6 +61,8 @@ pub struct LayerTrain {
     pub homeostasis: Option<hebb_core::homeostasis::AdaptiveThreshold>,
     /// Samples per mini-batch (1: sample after sample).
     pub batch: u32,
+    /// Per-map thresholds toward a target win rate, after every epoch.
+    pub rate_target: Option<hebb_core::homeostasis::RateTarget>,
 }
 
 fn invalid(key: String, e: impl std::fmt::Display) -> crate::config::ConfigError {
@@ -108,6 +110,18 @@ pub fn layer_train(l: &LayerConfig, i: usize) -> Result<LayerTrain, crate::confi
             None => None,
         },
         batch: l.batch,
+        rate_target: match &l.rate_target {
+            Some(r) => Some(
+                hebb_core::homeostasis::RateTarget::new(
+                    q::rate_from_f64(r.lr),
+                    (r.rate * 65_536.0).round() as u32,
+                    q::potential_from_f64(r.theta_min),
+                    q::potential_from_f64(r.theta_max),
+                )
+                .map_err(|e| invalid(format!("layers[{i}].rate_target"), e))?,
+            ),
+            None => None,
+        },
     })
 }
 

@@ -695,6 +695,11 @@ impl Trainer for ConvStdp<'_> {
                 lc.name
             );
         }
+        // Rate-target homeostasis: each map's threshold toward the target win rate.
+        if let Some(rt) = self.inputs.as_ref().and_then(|(_, _, lt)| lt.rate_target) {
+            let n = u32::try_from(es.samples).unwrap_or(u32::MAX);
+            rt.update(&mut self.net.thresholds[l], &st.epoch_wins, n)?;
+        }
         // Dead-map recovery: a map that (almost) never wins gets fresh noise on its kernel,
         // once per epoch, from a stream fixed by (seed, layer, epoch) so resume is exact.
         if let Some(h) = lc
