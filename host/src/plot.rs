@@ -1,315 +1,131 @@
-//! PNG figures with no plotting dependency: learned kernels, learning curves, histograms.
+//! PNG figures: learning curves and histograms drawn with `plotters` (bitmap back end, text in
+//! an embedded DejaVu Sans), and the learned-kernel mosaic, written pixel by pixel.
 //!
-//! Everything is drawn into an in-memory RGB canvas and encoded with the `png` crate; text uses
-//! a built-in 5×7 bitmap font (ASCII letters, digits and common symbols; anything else is drawn
-//! as `?`). This keeps the host free of font and rendering stacks (plotters' defaults pull in
-//! font-kit and freetype) while still giving readable titles, tick labels and legends.
+//! Every figure is rendered into memory, PNG-encoded with the `png` crate and written through
+//! [`crate::io::write_atomic`], so a figure is never half-written; the same input always gives
+//! the same bytes. None of the functions panic on awkward data: empty inputs, NaN or infinite
+//! values, single points, constant series and spans near `f64::MAX` all produce a valid image
+//! (non-finite points are skipped, or in a kernel mosaic drawn red).
 //!
-//! All functions write through [`crate::io::write_atomic`], so a figure is never half-written,
-//! and none of them panic on awkward data: empty inputs, NaN or infinite values, single points
-//! and constant series all produce a valid image (non-finite points are skipped or marked).
+//! Plotters is only handed ranges it handles well: each chart axis picks nice bounds, ticks and
+//! tick labels from the finite data itself and maps values to pixels with overflow-safe
+//! arithmetic, so plotters' own range and tick code never meets a degenerate, tiny or
+//! overflowing range.
 
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{FontStyle, register_font};
 
 use crate::io::write_atomic;
 
 type Rgb = [u8; 3];
 
-const WHITE: Rgb = [255, 255, 255];
-const BLACK: Rgb = [0, 0, 0];
-const GRID: Rgb = [228, 228, 228];
-const AXIS: Rgb = [60, 60, 60];
 const NAN_MARK: Rgb = [255, 0, 0];
 /// Separator between kernels in [`kernel_grid`] (dark blue, distinct from any gray pixel).
 const MAP_SEP: Rgb = [30, 60, 130];
 /// Separator between the channels of one kernel in [`kernel_grid`] (light blue).
 const CHANNEL_SEP: Rgb = [120, 150, 210];
 
+const GRID: RGBColor = RGBColor(228, 228, 228);
+const AXIS: RGBColor = RGBColor(60, 60, 60);
+
 /// Colours for successive series (the "tab10" palette: distinct and colour-blind friendly).
-const PALETTE: [Rgb; 10] = [
-    [31, 119, 180],
-    [255, 127, 14],
-    [44, 160, 44],
-    [214, 39, 40],
-    [148, 103, 189],
-    [140, 86, 75],
-    [227, 119, 194],
-    [127, 127, 127],
-    [188, 189, 34],
-    [23, 190, 207],
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
 /// Largest image any function here will allocate (64 Mpixel = 192 MB RGB), so an absurd
 /// shape or scale gives an error instead of exhausting memory.
 const MAX_PIXELS: u64 = 64 << 20;
 
+const CHART_W: u32 = 800;
+const CHART_H: u32 = 500;
+/// The font family every chart uses; [`font_ready`] registers DejaVu Sans under this name.
+const FONT: &str = "sans-serif";
+const TITLE_PX: u32 = 26;
+const LABEL_PX: u32 = 15;
+const DESC_PX: u32 = 17;
+const MARGIN_PX: u32 = 14;
+/// Room for the right half of the last x tick label.
+const RIGHT_MARGIN_PX: u32 = 40;
+const X_AREA_PX: u32 = 48;
+
 fn invalid(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg.into())
 }
 
 // ---------------------------------------------------------------------------------------------
-// Font
+// Rendering and encoding
 
-const GLYPH_W: i64 = 5;
-const GLYPH_H: i64 = 7;
-/// Horizontal advance per character in font pixels (glyph + 1 px spacing).
-const ADVANCE: i64 = GLYPH_W + 1;
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+type DrawResult<T = ()> =
+    Result<T, DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>>;
 
-/// Rows of a glyph, top to bottom; bit 4 is the leftmost pixel. Rows 0..7 are the 5×7 cell
-/// (capitals and digits fill it); rows 7 and 8 hold the descenders of g, j, p, q and y, which
-/// a 5×7 cell alone would have to squash until "p" reads as "r".
-fn glyph(c: char) -> [u8; 9] {
-    match c {
-        'g' => [0, 0, 0x0F, 0x11, 0x11, 0x11, 0x0F, 0x01, 0x0E],
-        'j' => [0x02, 0, 0x06, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C],
-        'p' => [0, 0, 0x1E, 0x11, 0x11, 0x11, 0x1E, 0x10, 0x10],
-        'q' => [0, 0, 0x0F, 0x11, 0x11, 0x11, 0x0F, 0x01, 0x01],
-        'y' => [0, 0, 0x11, 0x11, 0x11, 0x11, 0x0F, 0x01, 0x0E],
-        _ => {
-            let g = glyph7(c);
-            [g[0], g[1], g[2], g[3], g[4], g[5], g[6], 0, 0]
-        }
+/// Registers the embedded DejaVu Sans as [`FONT`], once per process.
+fn font_ready() -> io::Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED
+        .get_or_init(|| register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(io::Error::other(
+            "plot: the embedded DejaVu Sans font does not load",
+        ))
     }
 }
 
-/// The 5×7 glyphs (see [`glyph`]).
-fn glyph7(c: char) -> [u8; 7] {
-    match c {
-        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
-        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
-        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
-        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
-        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
-        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
-        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
-        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
-        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
-        'A' => [0x0E, 0x11, 0x11, 0x11, 0x1F, 0x11, 0x11],
-        'B' => [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E],
-        'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
-        'D' => [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C],
-        'E' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F],
-        'F' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10],
-        'G' => [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F],
-        'H' => [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
-        'I' => [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
-        'J' => [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C],
-        'K' => [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11],
-        'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F],
-        'M' => [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11],
-        'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
-        'O' => [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
-        'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
-        'Q' => [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D],
-        'R' => [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
-        'S' => [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E],
-        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
-        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
-        'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
-        'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A],
-        'X' => [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11],
-        'Y' => [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04],
-        'Z' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F],
-        'a' => [0x00, 0x00, 0x0E, 0x01, 0x0F, 0x11, 0x0F],
-        'b' => [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E],
-        'c' => [0x00, 0x00, 0x0E, 0x10, 0x10, 0x11, 0x0E],
-        'd' => [0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F],
-        'e' => [0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E],
-        'f' => [0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08],
-        'h' => [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11],
-        'i' => [0x04, 0x00, 0x0C, 0x04, 0x04, 0x04, 0x0E],
-        'k' => [0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12],
-        'l' => [0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
-        'm' => [0x00, 0x00, 0x1A, 0x15, 0x15, 0x11, 0x11],
-        'n' => [0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11],
-        'o' => [0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E],
-        'r' => [0x00, 0x00, 0x16, 0x19, 0x10, 0x10, 0x10],
-        's' => [0x00, 0x00, 0x0E, 0x10, 0x0E, 0x01, 0x1E],
-        't' => [0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06],
-        'u' => [0x00, 0x00, 0x11, 0x11, 0x11, 0x13, 0x0D],
-        'v' => [0x00, 0x00, 0x11, 0x11, 0x11, 0x0A, 0x04],
-        'w' => [0x00, 0x00, 0x11, 0x11, 0x15, 0x15, 0x0A],
-        'x' => [0x00, 0x00, 0x11, 0x0A, 0x04, 0x0A, 0x11],
-        'z' => [0x00, 0x00, 0x1F, 0x02, 0x04, 0x08, 0x1F],
-        ' ' => [0; 7],
-        '.' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C],
-        ',' => [0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08],
-        ':' => [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00],
-        ';' => [0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x04, 0x08],
-        '-' => [0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00],
-        '+' => [0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00],
-        '=' => [0x00, 0x00, 0x1F, 0x00, 0x1F, 0x00, 0x00],
-        '/' => [0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00],
-        '\\' => [0x00, 0x10, 0x08, 0x04, 0x02, 0x01, 0x00],
-        '_' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F],
-        '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
-        ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
-        '[' => [0x0E, 0x08, 0x08, 0x08, 0x08, 0x08, 0x0E],
-        ']' => [0x0E, 0x02, 0x02, 0x02, 0x02, 0x02, 0x0E],
-        '<' => [0x02, 0x04, 0x08, 0x10, 0x08, 0x04, 0x02],
-        '>' => [0x08, 0x04, 0x02, 0x01, 0x02, 0x04, 0x08],
-        '%' => [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03],
-        '#' => [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A],
-        '*' => [0x00, 0x04, 0x15, 0x0E, 0x15, 0x04, 0x00],
-        '!' => [0x04, 0x04, 0x04, 0x04, 0x04, 0x00, 0x04],
-        '|' => [0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
-        '\'' => [0x0C, 0x04, 0x08, 0x00, 0x00, 0x00, 0x00],
-        '"' => [0x0A, 0x0A, 0x0A, 0x00, 0x00, 0x00, 0x00],
-        '^' => [0x04, 0x0A, 0x11, 0x00, 0x00, 0x00, 0x00],
-        '~' => [0x00, 0x00, 0x08, 0x15, 0x02, 0x00, 0x00],
-        '&' => [0x0C, 0x12, 0x14, 0x08, 0x15, 0x12, 0x0D],
-        '@' => [0x0E, 0x11, 0x01, 0x0D, 0x15, 0x15, 0x0E],
-        '$' => [0x04, 0x0F, 0x14, 0x0E, 0x05, 0x1E, 0x04],
-        '{' => [0x02, 0x04, 0x04, 0x08, 0x04, 0x04, 0x02],
-        '}' => [0x08, 0x04, 0x04, 0x02, 0x04, 0x04, 0x08],
-        _ => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04], // '?'
+/// Encodes 8-bit RGB pixels as a PNG in memory.
+fn encode_png(w: u32, h: u32, rgb: &[u8]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut writer = enc.write_header().map_err(io::Error::other)?;
+    writer.write_image_data(rgb).map_err(io::Error::other)?;
+    writer.finish().map_err(io::Error::other)?;
+    Ok(out)
+}
+
+/// Draws a `CHART_W × CHART_H` chart on white into memory and writes it as a PNG. A drawing
+/// error, or a panic inside plotters, becomes an `io::Error`: a figure is never worth a run.
+fn render(path: &Path, draw: impl FnOnce(&Area) -> DrawResult) -> io::Result<()> {
+    font_ready()?;
+    let mut buf = vec![255u8; CHART_W as usize * CHART_H as usize * 3];
+    let drawn = catch_unwind(AssertUnwindSafe(|| -> DrawResult {
+        let root = BitMapBackend::with_buffer(&mut buf, (CHART_W, CHART_H)).into_drawing_area();
+        root.fill(&WHITE)?;
+        draw(&root)?;
+        root.present()
+    }));
+    match drawn {
+        Ok(Ok(())) => write_atomic(path, &encode_png(CHART_W, CHART_H, &buf)?),
+        Ok(Err(e)) => Err(io::Error::other(format!("plot {}: {e}", path.display()))),
+        Err(_) => Err(io::Error::other(format!(
+            "plot {}: the chart renderer panicked",
+            path.display()
+        ))),
     }
 }
 
-/// Width in pixels of `s` drawn at `scale`.
-fn text_width(s: &str, scale: i64) -> i64 {
-    let n = s.chars().count() as i64;
-    if n == 0 { 0 } else { (n * ADVANCE - 1) * scale }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Canvas
-
-/// An RGB image in memory. Every drawing call clips to the canvas, so callers can pass any
-/// coordinates.
-struct Canvas {
-    w: i64,
-    h: i64,
-    px: Vec<u8>,
-}
-
-impl Canvas {
-    fn new(w: u32, h: u32, bg: Rgb) -> io::Result<Self> {
-        let n = u64::from(w) * u64::from(h);
-        if w == 0 || h == 0 || n > MAX_PIXELS {
-            return Err(invalid(format!("image size {w}x{h} out of range")));
-        }
-        let px = bg.iter().copied().cycle().take(n as usize * 3).collect();
-        Ok(Self {
-            w: i64::from(w),
-            h: i64::from(h),
-            px,
-        })
-    }
-
-    fn set(&mut self, x: i64, y: i64, c: Rgb) {
-        if (0..self.w).contains(&x) && (0..self.h).contains(&y) {
-            let i = ((y * self.w + x) * 3) as usize;
-            self.px[i..i + 3].copy_from_slice(&c);
-        }
-    }
-
-    fn fill_rect(&mut self, x: i64, y: i64, w: i64, h: i64, c: Rgb) {
-        let (x0, x1) = (x.max(0), (x.saturating_add(w)).min(self.w));
-        let (y0, y1) = (y.max(0), (y.saturating_add(h)).min(self.h));
-        for yy in y0..y1 {
-            for xx in x0..x1 {
-                self.set(xx, yy, c);
-            }
-        }
-    }
-
-    fn rect_outline(&mut self, x: i64, y: i64, w: i64, h: i64, c: Rgb) {
-        self.fill_rect(x, y, w, 1, c);
-        self.fill_rect(x, y + h - 1, w, 1, c);
-        self.fill_rect(x, y, 1, h, c);
-        self.fill_rect(x + w - 1, y, 1, h, c);
-    }
-
-    /// Bresenham line. Endpoints are first clamped to a margin around the canvas so that the
-    /// loop length stays bounded whatever the caller passes.
-    fn line(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: Rgb) {
-        let cx = |x: i64| x.clamp(-self.w, 2 * self.w);
-        let cy = |y: i64| y.clamp(-self.h, 2 * self.h);
-        let (mut x, mut y, x1, y1) = (cx(x0), cy(y0), cx(x1), cy(y1));
-        let dx = (x1 - x).abs();
-        let dy = -(y1 - y).abs();
-        let sx = if x < x1 { 1 } else { -1 };
-        let sy = if y < y1 { 1 } else { -1 };
-        let mut err = dx + dy;
-        loop {
-            self.set(x, y, c);
-            if x == x1 && y == y1 {
-                break;
-            }
-            let e2 = 2 * err;
-            if e2 >= dy {
-                err += dy;
-                x += sx;
-            }
-            if e2 <= dx {
-                err += dx;
-                y += sy;
-            }
-        }
-    }
-
-    /// A line two pixels thick, so curves stay visible next to the 1-px grid.
-    fn thick_line(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: Rgb) {
-        self.line(x0, y0, x1, y1, c);
-        if (x1 - x0).abs() >= (y1 - y0).abs() {
-            self.line(x0, y0 + 1, x1, y1 + 1, c);
-        } else {
-            self.line(x0 + 1, y0, x1 + 1, y1, c);
-        }
-    }
-
-    /// Draws `s` with its top-left corner at (x, y).
-    fn text(&mut self, x: i64, y: i64, s: &str, scale: i64, c: Rgb) {
-        for (i, ch) in s.chars().enumerate() {
-            let gx = x + i as i64 * ADVANCE * scale;
-            for (row, bits) in glyph(ch).iter().enumerate() {
-                for col in 0..GLYPH_W {
-                    if bits & (0x10 >> col) != 0 {
-                        self.fill_rect(gx + col * scale, y + row as i64 * scale, scale, scale, c);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Draws `s` rotated 90° counter-clockwise (reading bottom to top), with the start of the
-    /// text at the bottom-left (x, y). Used for the y-axis label.
-    fn text_up(&mut self, x: i64, y: i64, s: &str, c: Rgb) {
-        for (i, ch) in s.chars().enumerate() {
-            let base = y - i as i64 * ADVANCE;
-            for (row, bits) in glyph(ch).iter().enumerate() {
-                for col in 0..GLYPH_W {
-                    if bits & (0x10 >> col) != 0 {
-                        self.set(x + row as i64, base - col, c);
-                    }
-                }
-            }
-        }
-    }
-
-    fn text_centered(&mut self, cx: i64, y: i64, s: &str, scale: i64, c: Rgb) {
-        self.text(cx - text_width(s, scale) / 2, y, s, scale, c);
-    }
-
-    fn encode_png(&self) -> io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut enc = png::Encoder::new(&mut out, self.w as u32, self.h as u32);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc.write_header().map_err(io::Error::other)?;
-        writer
-            .write_image_data(&self.px)
-            .map_err(io::Error::other)?;
-        writer.finish().map_err(io::Error::other)?;
-        Ok(out)
-    }
-
-    fn save(&self, path: &Path) -> io::Result<()> {
-        write_atomic(path, &self.encode_png()?)
-    }
+fn text_style(px: u32, colour: RGBColor) -> TextStyle<'static> {
+    (FONT, px).into_font().color(&colour)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -410,78 +226,64 @@ impl Axis {
     }
 }
 
-/// The rectangle of a chart's plotting area, in pixels.
-#[derive(Debug, Clone, Copy)]
-struct Frame {
-    x: i64,
-    y: i64,
-    w: i64,
-    h: i64,
+/// One chart axis as a plotters coordinate: maps values to pixels through [`Axis::frac`] and
+/// offers the ticks and labels chosen in advance (no light grid lines).
+#[derive(Debug, Clone)]
+struct Scale {
+    axis: Axis,
+    ticks: Vec<(f64, String)>,
 }
 
-impl Frame {
-    fn px(&self, ax: &Axis, v: f64) -> i64 {
-        self.x + (ax.frac(v) * (self.w - 1) as f64).round() as i64
+impl Scale {
+    /// The axis with its own ticks and labels.
+    fn new(axis: &Axis) -> Self {
+        let ticks = axis.ticks.iter().map(|&t| (t, axis.label(t))).collect();
+        Self::with_ticks(axis, ticks)
     }
-    fn py(&self, ax: &Axis, v: f64) -> i64 {
-        self.y + self.h - 1 - (ax.frac(v) * (self.h - 1) as f64).round() as i64
+
+    fn with_ticks(axis: &Axis, ticks: Vec<(f64, String)>) -> Self {
+        Self {
+            axis: axis.clone(),
+            ticks,
+        }
     }
 }
 
-const CHART_W: u32 = 800;
-const CHART_H: u32 = 500;
+impl Ranged for Scale {
+    type ValueType = f64;
+    type FormatOption = NoDefaultFormatting;
 
-/// Draws title, axis labels, the y axis with grid lines and tick labels, and the frame.
-/// The x axis ticks are left to the caller (numeric for line charts, indices for bars).
-fn chart_skeleton(
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    yax: &Axis,
-) -> io::Result<(Canvas, Frame)> {
-    let mut cv = Canvas::new(CHART_W, CHART_H, WHITE)?;
-    // Room on the left for the widest y tick label.
-    let y_label_w = yax
-        .ticks
-        .iter()
-        .map(|&t| text_width(&yax.label(t), 1))
-        .max()
-        .unwrap_or(0);
-    let left = 24 + y_label_w + 8;
-    let frame = Frame {
-        x: left,
-        y: 40,
-        w: i64::from(CHART_W) - left - 20,
-        h: i64::from(CHART_H) - 40 - 48,
-    };
-    cv.text_centered(i64::from(CHART_W) / 2, 12, title, 2, BLACK);
-    for &t in &yax.ticks {
-        let y = frame.py(yax, t);
-        cv.fill_rect(frame.x, y, frame.w, 1, GRID);
-        cv.fill_rect(frame.x - 4, y, 4, 1, AXIS);
-        let s = yax.label(t);
-        cv.text(frame.x - 7 - text_width(&s, 1), y - 3, &s, 1, AXIS);
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let span = f64::from(limit.1) - f64::from(limit.0);
+        limit.0 + (span * self.axis.frac(*v)).round() as i32
     }
-    cv.rect_outline(frame.x, frame.y, frame.w, frame.h, AXIS);
-    cv.text_centered(
-        frame.x + frame.w / 2,
-        frame.y + frame.h + 28,
-        x_label,
-        1,
-        BLACK,
-    );
-    cv.text_up(
-        6,
-        frame.y + frame.h / 2 + text_width(y_label, 1) / 2,
-        y_label,
-        BLACK,
-    );
-    Ok((cv, frame))
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.iter().map(|t| t.0).collect()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.axis.lo..self.axis.hi
+    }
 }
 
-/// Writes "no data" in the middle of the frame, so an empty chart is clearly intentional.
-fn no_data(cv: &mut Canvas, f: Frame) {
-    cv.text_centered(f.x + f.w / 2, f.y + f.h / 2 - GLYPH_H, "no data", 2, AXIS);
+impl ValueFormatter<f64> for Scale {
+    /// The label of the tick nearest to `v` (plotters asks only about the ticks it was given).
+    fn format_ext(&self, v: &f64) -> String {
+        let u = self.axis.frac(*v);
+        self.ticks
+            .iter()
+            .min_by(|a, b| {
+                let da = (self.axis.frac(a.0) - u).abs();
+                da.total_cmp(&(self.axis.frac(b.0) - u).abs())
+            })
+            .map(|t| t.1.clone())
+            .unwrap_or_default()
+    }
 }
 
 fn finite_range(vals: impl Iterator<Item = f64>) -> (Option<f64>, Option<f64>) {
@@ -494,13 +296,81 @@ fn finite_range(vals: impl Iterator<Item = f64>) -> (Option<f64>, Option<f64>) {
         })
 }
 
+/// Width of the y label area: the widest tick label, the gap to the axis and the rotated
+/// axis description.
+fn y_area_px(root: &Area, scale: &Scale) -> DrawResult<u32> {
+    let style = text_style(LABEL_PX, AXIS);
+    let mut widest = 0;
+    for (_, s) in &scale.ticks {
+        widest = widest.max(root.estimate_text_size(s, &style)?.0);
+    }
+    Ok(widest + DESC_PX + 24)
+}
+
+/// Writes "no data" in the middle of the plotting area, so an empty chart is clearly
+/// intentional.
+fn no_data(chart: &mut ChartContext<BitMapBackend, Cartesian2d<Scale, Scale>>) -> DrawResult {
+    let style = text_style(26, AXIS).pos(Pos::new(HPos::Center, VPos::Center));
+    let (x, y) = (chart.x_range(), chart.y_range());
+    let at = (x.start / 2.0 + x.end / 2.0, y.start / 2.0 + y.end / 2.0);
+    chart.draw_series(std::iter::once(Text::new("no data", at, style)))?;
+    Ok(())
+}
+
+/// The legend corner (in unit coordinates) that hides the fewest data points.
+fn legend_corner(points: impl Iterator<Item = (f64, f64)>) -> SeriesLabelPosition {
+    use SeriesLabelPosition::{LowerLeft, LowerRight, UpperLeft, UpperRight};
+    let corners = [
+        (UpperRight, 0.6..=1.0, 0.7..=1.0),
+        (LowerRight, 0.6..=1.0, 0.0..=0.3),
+        (UpperLeft, 0.0..=0.4, 0.7..=1.0),
+        (LowerLeft, 0.0..=0.4, 0.0..=0.3),
+    ];
+    let mut hidden = [0usize; 4];
+    for (x, y) in points {
+        for (n, (_, xs, ys)) in hidden.iter_mut().zip(&corners) {
+            *n += usize::from(xs.contains(&x) && ys.contains(&y));
+        }
+    }
+    // The first of the least hidden corners: upper right when it is free.
+    let best = (0..4).min_by_key(|&i| (hidden[i], i)).unwrap_or(0);
+    corners[best].0.clone()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Line chart
+
+/// Splits a polyline (in pixels) into pieces that plotters can stroke as thick paths: repeated
+/// pixels are dropped, and a new piece starts wherever the line turns back on itself, where
+/// plotters' mitred joins would spike across the chart.
+fn stroke_pieces(pixels: impl Iterator<Item = (i32, i32)>) -> Vec<Vec<(i32, i32)>> {
+    let mut pieces = Vec::new();
+    let mut cur: Vec<(i32, i32)> = Vec::new();
+    for p in pixels {
+        if cur.last() == Some(&p) {
+            continue;
+        }
+        if let [.., a, b] = cur[..] {
+            let u = (f64::from(b.0 - a.0), f64::from(b.1 - a.1));
+            let v = (f64::from(p.0 - b.0), f64::from(p.1 - b.1));
+            let cos = (u.0 * v.0 + u.1 * v.1) / (u.0.hypot(u.1) * v.0.hypot(v.1));
+            if cos < -0.8 {
+                pieces.push(std::mem::replace(&mut cur, vec![b]));
+            }
+        }
+        cur.push(p);
+    }
+    if cur.len() >= 2 {
+        pieces.push(cur);
+    }
+    pieces
+}
 
 /// Draws a line chart (800×500) of one or more `(name, points)` series, e.g. accuracy per
 /// epoch. Each series gets its own colour (cycling after ten) and a legend entry. Points with
 /// a non-finite coordinate are skipped and break the line there; series with few points also
-/// get a dot per point, so a single point is visible.
+/// get a dot per point, so a single point is visible. With no finite point at all the chart
+/// is drawn empty and marked "no data".
 pub fn line_chart(
     path: &Path,
     title: &str,
@@ -508,134 +378,212 @@ pub fn line_chart(
     x_label: &str,
     y_label: &str,
 ) -> io::Result<()> {
-    let all = || series.iter().flat_map(|(_, pts)| pts.iter());
-    let finite = |&&(x, y): &&(f64, f64)| x.is_finite() && y.is_finite();
-    let (xmin, xmax) = finite_range(all().filter(finite).map(|p| p.0));
-    let (ymin, ymax) = finite_range(all().filter(finite).map(|p| p.1));
+    let finite = |p: &(f64, f64)| p.0.is_finite() && p.1.is_finite();
+    let points = || {
+        series
+            .iter()
+            .flat_map(|(_, pts)| pts.iter())
+            .filter(|p| finite(p))
+    };
+    let (xmin, xmax) = finite_range(points().map(|p| p.0));
+    let (ymin, ymax) = finite_range(points().map(|p| p.1));
     let xax = Axis::new(xmin, xmax, 8.0);
     let yax = Axis::new(ymin, ymax, 6.0);
-    let (mut cv, f) = chart_skeleton(title, x_label, y_label, &yax)?;
+    let legend = legend_corner(points().map(|&(x, y)| (xax.frac(x), yax.frac(y))));
+    let (xs, ys) = (Scale::new(&xax), Scale::new(&yax));
 
-    // x ticks: skip labels that would overlap the previous one.
-    let mut last_right = i64::MIN;
-    for &t in &xax.ticks {
-        let x = f.px(&xax, t);
-        cv.fill_rect(x, f.y + f.h, 1, 4, AXIS);
-        let s = xax.label(t);
-        let w = text_width(&s, 1);
-        if x - w / 2 > last_right + 6 {
-            cv.text(x - w / 2, f.y + f.h + 8, &s, 1, AXIS);
-            last_right = x - w / 2 + w;
+    render(path, |root| {
+        let y_area = y_area_px(root, &ys)?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, text_style(TITLE_PX, BLACK))
+            .margin(MARGIN_PX)
+            .margin_right(RIGHT_MARGIN_PX)
+            .x_label_area_size(X_AREA_PX)
+            .y_label_area_size(y_area)
+            .build_cartesian_2d(xs, ys)?;
+        chart
+            .configure_mesh()
+            .bold_line_style(GRID)
+            .axis_style(AXIS)
+            .label_style(text_style(LABEL_PX, AXIS))
+            .axis_desc_style(text_style(DESC_PX, BLACK))
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .draw()?;
+        if xmin.is_none() {
+            no_data(&mut chart)?;
         }
-    }
-
-    if xmin.is_none() {
-        no_data(&mut cv, f);
-    }
-    for (i, (_, pts)) in series.iter().enumerate() {
-        let c = PALETTE[i % PALETTE.len()];
-        let dots = pts.len() <= 60;
-        let mut prev: Option<(i64, i64)> = None;
-        for &(x, y) in pts.iter() {
-            if !(x.is_finite() && y.is_finite()) {
-                prev = None;
-                continue;
+        for (i, &(name, pts)) in series.iter().enumerate() {
+            let colour = PALETTE[i % PALETTE.len()];
+            let style = colour.filled().stroke_width(2);
+            let dots = pts.len() <= 60;
+            // The legend entry, on an empty series so that it exists even without points.
+            chart
+                .draw_series(LineSeries::new(std::iter::empty(), style))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 18, y)], colour.filled().stroke_width(3))
+                });
+            for run in pts.split(|p| !finite(p)) {
+                let pixels = run.iter().map(|p| chart.backend_coord(p));
+                for piece in stroke_pieces(pixels) {
+                    root.draw(&PathElement::new(piece, style))?;
+                }
+                if dots {
+                    chart.draw_series(run.iter().map(|&p| Circle::new(p, 3, style)))?;
+                }
             }
-            let p = (f.px(&xax, x), f.py(&yax, y));
-            if let Some(q) = prev {
-                cv.thick_line(q.0, q.1, p.0, p.1, c);
-            }
-            if dots {
-                cv.fill_rect(p.0 - 2, p.1 - 2, 5, 5, c);
-            }
-            prev = Some(p);
         }
-    }
-
-    // Legend, top right inside the frame.
-    if !series.is_empty() {
-        let text_w = series
-            .iter()
-            .map(|(name, _)| text_width(name, 1))
-            .max()
-            .unwrap_or(0);
-        let (lw, lh) = (text_w + 34, series.len() as i64 * 12 + 8);
-        // Put the legend in the corner that hides the fewest data points.
-        let corners = [
-            (f.x + f.w - lw - 8, f.y + 8),
-            (f.x + f.w - lw - 8, f.y + f.h - lh - 8),
-            (f.x + 8, f.y + 8),
-            (f.x + 8, f.y + f.h - lh - 8),
-        ];
-        let hidden = |&(lx, ly): &(i64, i64)| {
-            all()
-                .filter(finite)
-                .filter(|&&(x, y)| {
-                    let (px, py) = (f.px(&xax, x), f.py(&yax, y));
-                    (lx - 3..lx + lw + 3).contains(&px) && (ly - 3..ly + lh + 3).contains(&py)
-                })
-                .count()
-        };
-        let (lx, ly) = corners
-            .iter()
-            .copied()
-            .min_by_key(hidden)
-            .unwrap_or(corners[0]);
-        cv.fill_rect(lx, ly, lw, lh, WHITE);
-        cv.rect_outline(lx, ly, lw, lh, GRID);
-        for (i, (name, _)) in series.iter().enumerate() {
-            let y = ly + 6 + i as i64 * 12;
-            let c = PALETTE[i % PALETTE.len()];
-            cv.fill_rect(lx + 6, y + 2, 16, 3, c);
-            cv.text(lx + 28, y, name, 1, BLACK);
+        if !series.is_empty() {
+            chart
+                .configure_series_labels()
+                .position(legend)
+                .margin(8)
+                .background_style(WHITE)
+                .border_style(GRID)
+                .label_font(text_style(LABEL_PX, BLACK))
+                .draw()?;
         }
-    }
-    cv.save(path)
+        Ok(())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
 // Histogram
 
 /// Draws a bar chart (800×500) of `values[i]` against index `i`, e.g. how many times each
-/// feature map won the winner-take-all competition. Bars are at least one pixel wide; index
-/// labels are thinned out so they do not overlap; counts are printed above bars when there is
-/// room. An empty slice gives an empty chart marked "no data".
+/// feature map won the winner-take-all competition. Bars are separated by a 1-px gap when
+/// they are wide enough; index labels are thinned out so they do not overlap; counts are
+/// printed above bars when there is room. An empty slice gives an empty chart marked
+/// "no data".
 pub fn histogram(path: &Path, title: &str, values: &[u32]) -> io::Result<()> {
+    let n = values.len();
+    let nf = n.max(1) as f64;
     let max = values.iter().copied().max().unwrap_or(0);
     let yax = Axis::new(Some(0.0), Some(f64::from(max.max(1))), 6.0);
-    let (mut cv, f) = chart_skeleton(title, "index", "count", &yax)?;
-    if values.is_empty() {
-        no_data(&mut cv, f);
-        return cv.save(path);
-    }
-    let n = values.len() as i64;
-    let inner = f.w - 2;
-    // Labels every `every` bars, so that the widest label fits with a gap.
-    let label_w = text_width(&(n - 1).to_string(), 1) + 6;
-    let every = ((label_w * n + inner - 1) / inner.max(1)).max(1);
-    let bar_x = |i: i64| f.x + 1 + i * inner / n;
-    let base = f.py(&yax, 0.0);
-    for (i, &v) in values.iter().enumerate() {
-        let i = i as i64;
-        let (x0, x1) = (bar_x(i), bar_x(i + 1));
-        let gap = if x1 - x0 >= 4 { 1 } else { 0 };
-        let w = (x1 - x0 - gap).max(1);
-        let top = f.py(&yax, f64::from(v));
-        cv.fill_rect(x0, top, w, base - top + 1, PALETTE[0]);
-        let s = v.to_string();
-        if text_width(&s, 1) <= x1 - x0 && v > 0 {
-            cv.text_centered(x0 + w / 2, top - 9, &s, 1, AXIS);
+    let ys = Scale::new(&yax);
+    // Bar i spans [i, i + 1] on the x axis.
+    let xax = Axis {
+        lo: 0.0,
+        hi: nf,
+        ticks: Vec::new(),
+        step: 1.0,
+    };
+
+    render(path, |root| {
+        let y_area = y_area_px(root, &ys)?;
+        // Index labels every `every` bars (1, 2 or 5 × 10^k), so the widest fits with a gap.
+        let label_style = text_style(LABEL_PX, AXIS);
+        let widest = root
+            .estimate_text_size(&n.saturating_sub(1).to_string(), &label_style)?
+            .0;
+        let plot_w = f64::from(
+            CHART_W
+                .saturating_sub(MARGIN_PX + RIGHT_MARGIN_PX + y_area)
+                .max(1),
+        );
+        let need = (f64::from(widest + 10) * nf / plot_w).ceil().max(1.0);
+        let mag = 10f64.powf(need.log10().floor());
+        let every = [1.0, 2.0, 5.0, 10.0]
+            .into_iter()
+            .map(|f| f * mag)
+            .find(|&s| s >= need)
+            .unwrap_or(10.0 * mag) as usize;
+        let x_ticks = (0..n)
+            .step_by(every.max(1))
+            .map(|i| (i as f64 + 0.5, i.to_string()))
+            .collect();
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, text_style(TITLE_PX, BLACK))
+            .margin(MARGIN_PX)
+            .margin_right(RIGHT_MARGIN_PX)
+            .x_label_area_size(X_AREA_PX)
+            .y_label_area_size(y_area)
+            .build_cartesian_2d(Scale::with_ticks(&xax, x_ticks), ys.clone())?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .bold_line_style(GRID)
+            .axis_style(AXIS)
+            .label_style(label_style.clone())
+            .axis_desc_style(text_style(DESC_PX, BLACK))
+            .x_desc("index")
+            .y_desc("count")
+            .draw()?;
+        if n == 0 {
+            return no_data(&mut chart);
         }
-        if i % every == 0 {
-            cv.fill_rect(x0 + w / 2, f.y + f.h, 1, 4, AXIS);
-            cv.text_centered(x0 + w / 2, f.y + f.h + 8, &i.to_string(), 1, AXIS);
+        let (area_w, _) = chart.plotting_area().dim_in_pixel();
+        let bar_px = f64::from(area_w) / nf;
+        // One pixel of gap, in bar units, once bars are wide enough to spare it.
+        let gap = if bar_px >= 4.0 { 1.0 / bar_px } else { 0.0 };
+        let bars = || {
+            values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v > 0)
+                .map(|(i, &v)| (i as f64, v))
+        };
+        let fill = PALETTE[0].filled();
+        chart.draw_series(
+            bars().map(|(x, v)| Rectangle::new([(x, 0.0), (x + 1.0 - gap, f64::from(v))], fill)),
+        )?;
+        // Counts above the bars, when every one of them fits its bar.
+        let count_style = label_style.pos(Pos::new(HPos::Center, VPos::Bottom));
+        let fits = n <= 200
+            && values.iter().all(|v| {
+                root.estimate_text_size(&v.to_string(), &count_style)
+                    .is_ok_and(|(w, _)| f64::from(w) + 2.0 <= bar_px)
+            });
+        if fits {
+            chart.draw_series(bars().map(|(x, v)| {
+                EmptyElement::at((x + 0.5, f64::from(v)))
+                    + Text::new(v.to_string(), (0, -3), count_style.clone())
+            }))?;
         }
-    }
-    cv.save(path)
+        Ok(())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
 // Kernel grid
+
+/// An RGB image in memory for [`kernel_grid`]; drawing clips to the image.
+struct Image {
+    w: i64,
+    h: i64,
+    px: Vec<u8>,
+}
+
+impl Image {
+    fn new(w: u32, h: u32, bg: Rgb) -> io::Result<Self> {
+        let n = u64::from(w) * u64::from(h);
+        if w == 0 || h == 0 || n > MAX_PIXELS {
+            return Err(invalid(format!("image size {w}x{h} out of range")));
+        }
+        let px = bg.iter().copied().cycle().take(n as usize * 3).collect();
+        Ok(Self {
+            w: i64::from(w),
+            h: i64::from(h),
+            px,
+        })
+    }
+
+    fn fill_rect(&mut self, x: i64, y: i64, w: i64, h: i64, c: Rgb) {
+        let (x0, x1) = (x.max(0), x.saturating_add(w).min(self.w));
+        let (y0, y1) = (y.max(0), y.saturating_add(h).min(self.h));
+        for yy in y0..y1 {
+            for xx in x0..x1 {
+                let i = ((yy * self.w + xx) * 3) as usize;
+                self.px[i..i + 3].copy_from_slice(&c);
+            }
+        }
+    }
+
+    fn save(&self, path: &Path) -> io::Result<()> {
+        write_atomic(path, &encode_png(self.w as u32, self.h as u32, &self.px)?)
+    }
+}
 
 /// Shape of a flat kernel tensor, laid out `[map][channel][row][col]` (row-major, OIHW).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -806,7 +754,7 @@ pub fn kernel_grid(
             "kernel_grid: image {img_w}x{img_h} exceeds {MAX_PIXELS} pixels"
         )));
     }
-    let mut cv = Canvas::new(img_w as u32, img_h as u32, MAP_SEP)?;
+    let mut cv = Image::new(img_w as u32, img_h as u32, MAP_SEP)?;
     let (scale, cell_w, cell_h) = (scale as i64, cell_w as i64, cell_h as i64);
     for m in 0..maps {
         let (gx, gy) = ((m as u64 % cols) as i64, (m as u64 / cols) as i64);
@@ -968,6 +916,24 @@ mod tests {
         assert!(!path.exists());
     }
 
+    type Img = (u32, u32, Vec<u8>);
+
+    fn rgb(c: RGBColor) -> Rgb {
+        [c.0, c.1, c.2]
+    }
+
+    fn not_blank(img: &Img) -> bool {
+        img.2.iter().any(|&b| b != 255)
+    }
+
+    /// Pixels in rows `y0..y1` that are gray (r = g = b) with a level in `levels`.
+    fn grays_in_rows(img: &Img, rows: std::ops::Range<u32>, levels: std::ops::Range<u8>) -> usize {
+        rows.flat_map(|y| (0..img.0).map(move |x| (x, y)))
+            .map(|(x, y)| pixel(img, x, y))
+            .filter(|p| p[0] == p[1] && p[1] == p[2] && levels.contains(&p[0]))
+            .count()
+    }
+
     #[test]
     fn line_chart_draws_each_series_in_its_colour() {
         let dir = tempfile::tempdir().unwrap();
@@ -983,17 +949,117 @@ mod tests {
         line_chart(&path, "Test", &[("a", &a), ("b", &b)], "x", "y").unwrap();
         let img = read_png(&path);
         assert_eq!((img.0, img.1), (CHART_W, CHART_H));
-        assert!(count_colour(&img, PALETTE[0]) > 300);
-        assert!(count_colour(&img, PALETTE[1]) > 100);
-        assert_eq!(count_colour(&img, PALETTE[2]), 0);
-        assert!(count_colour(&img, BLACK) > 50); // title and legend text
+        assert!(not_blank(&img));
+        assert!(count_colour(&img, rgb(PALETTE[0])) > 300);
+        assert!(count_colour(&img, rgb(PALETTE[1])) > 100);
+        assert_eq!(count_colour(&img, rgb(PALETTE[2])), 0);
     }
 
     #[test]
-    fn charts_survive_degenerate_input() {
+    fn titles_are_drawn_as_antialiased_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.png");
+        let pts = [(0.0, 0.0), (1.0, 1.0)];
+        let band = 0..MARGIN_PX + TITLE_PX + 8;
+        line_chart(&p, "", &[("a", &pts)], "", "").unwrap();
+        let plain = read_png(&p);
+        line_chart(&p, "Learning curve", &[("a", &pts)], "epoch", "accuracy").unwrap();
+        let titled = read_png(&p);
+        // Glyph cores are near-black; their edges blend into intermediate grays.
+        let dark = grays_in_rows(&titled, band.clone(), 0..80);
+        let edges = grays_in_rows(&titled, band.clone(), 80..220);
+        assert!(dark > 100, "{dark} dark title pixels");
+        assert!(edges > 50, "{edges} antialiased title pixels");
+        assert!(grays_in_rows(&plain, band, 0..220) < dark / 4);
+    }
+
+    #[test]
+    fn lines_stay_inside_the_plot() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.png");
+        // Lines that double back on themselves (here exactly, many points per x) once made
+        // plotters' mitred joins spike out of the plotting area.
+        let zigzag: Vec<(f64, f64)> = (0..200)
+            .map(|i| (f64::from(i / 50), f64::from(i % 2)))
+            .collect();
+        let huge = [(f64::MIN, f64::MAX), (f64::MAX, f64::MIN), (0.0, 1e-300)];
+        let c = rgb(PALETTE[0]);
+        for s in [&zigzag[..], &huge] {
+            line_chart(&p, "", &[("s", s)], "", "").unwrap();
+            let img = read_png(&p);
+            assert!(count_colour(&img, c) > 300);
+            let (x0, x1) = (MARGIN_PX + DESC_PX + 20, CHART_W - RIGHT_MARGIN_PX + 4);
+            let (y0, y1) = (MARGIN_PX - 4, CHART_H - MARGIN_PX - X_AREA_PX + 4);
+            for y in 0..img.1 {
+                for x in 0..img.0 {
+                    if pixel(&img, x, y) == c {
+                        assert!((x0..x1).contains(&x) && (y0..y1).contains(&y), "({x}, {y})");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stroke_pieces_split_where_lines_turn_back() {
+        let pieces = stroke_pieces([(0, 0), (10, 0), (10, 0), (0, 0), (0, 10), (5, 5)].into_iter());
+        assert_eq!(
+            pieces,
+            [
+                vec![(0, 0), (10, 0)],
+                vec![(10, 0), (0, 0), (0, 10), (5, 5)]
+            ]
+        );
+        assert!(stroke_pieces([(1, 1), (1, 1)].into_iter()).is_empty());
+    }
+
+    #[test]
+    fn histogram_bar_heights_follow_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.png");
+        let data = [10, 0, 5, 20];
+        histogram(&p, "h", &data).unwrap();
+        let img = read_png(&p);
+        assert_eq!((img.0, img.1), (CHART_W, CHART_H));
+        let bar = rgb(PALETTE[0]);
+        let height = |x: u32| (0..img.1).filter(|&y| pixel(&img, x, y) == bar).count();
+        // Runs of columns holding bar pixels, as (first column, height at its middle).
+        let mut bars = Vec::new();
+        let mut x = 0;
+        while x < img.0 {
+            if height(x) == 0 {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < img.0 && height(x) > 0 {
+                x += 1;
+            }
+            bars.push((start, height((start + x) / 2)));
+        }
+        // The zero bar draws nothing, so three runs, left to right: 10, 5, 20.
+        assert_eq!(bars.len(), 3, "{bars:?}");
+        let h: Vec<f64> = bars.iter().map(|b| b.1 as f64).collect();
+        assert!(h[2] > h[0] && h[0] > h[1], "{h:?}");
+        assert!((h[0] / h[1] - 2.0).abs() < 0.05, "{h:?}");
+        assert!((h[2] / h[0] - 2.0).abs() < 0.05, "{h:?}");
+        assert!(h[2] > 200.0, "{h:?}");
+        // The empty slot for index 1 is about as wide as a bar.
+        let slot = f64::from(bars[1].0 - bars[0].0) / 2.0;
+        assert!(f64::from(bars[2].0 - bars[1].0) > 0.9 * slot);
+    }
+
+    #[test]
+    fn awkward_input_gives_a_valid_chart() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("d.png");
+        let check = |p: &Path| {
+            let img = read_png(p);
+            assert_eq!((img.0, img.1), (CHART_W, CHART_H));
+            assert!(not_blank(&img));
+        };
         let nan = [(f64::NAN, f64::NAN)];
+        let inf = [(f64::INFINITY, 1.0), (0.0, f64::NEG_INFINITY)];
         let one = [(3.0, 3.0)];
         let flat = [(0.0, 1.0), (1.0, 1.0)];
         let huge = [
@@ -1002,40 +1068,78 @@ mod tests {
             (0.0, f64::MIN_POSITIVE),
         ];
         let tiny = [(0.0, 1e-12), (1e-12, 2e-12)];
-        for s in [&nan[..], &one, &flat, &huge, &tiny, &[]] {
+        let offset = [(1e20, 1e20), (1e20 + 16384.0, 1e20 + 16384.0)];
+        let subnormal = [(5e-324, 5e-324)];
+        for s in [
+            &nan[..],
+            &inf,
+            &one,
+            &flat,
+            &huge,
+            &tiny,
+            &offset,
+            &subnormal,
+            &[],
+        ] {
             line_chart(&p, "", &[("s", s)], "", "").unwrap();
-            assert_eq!(read_png(&p).0, CHART_W);
+            check(&p);
         }
         line_chart(&p, "no series at all: \u{3bc}s \u{2713}", &[], "x", "y").unwrap();
+        check(&p);
+        let many: Vec<(&str, &[(f64, f64)])> = (0..25).map(|_| ("s", &one[..])).collect();
+        line_chart(&p, "25 series", &many, "x", "y").unwrap();
+        check(&p);
         let long = "x".repeat(1000);
         line_chart(&p, &long, &[(long.as_str(), &one)], &long, &long).unwrap();
-        histogram(&p, "empty", &[]).unwrap();
-        histogram(&p, "zeros", &[0, 0, 0]).unwrap();
-        histogram(&p, "max", &[u32::MAX, 0, 1]).unwrap();
-        histogram(&p, "wide", &vec![7; 5000]).unwrap();
-        assert_eq!(read_png(&p).1, CHART_H);
+        check(&p);
+        for v in [&[][..], &[0, 0, 0], &[u32::MAX, 0, 1], &[7], &vec![7; 5000]] {
+            histogram(&p, "h", v).unwrap();
+            check(&p);
+        }
+        histogram(&p, &long, &[1, 2]).unwrap();
+        check(&p);
     }
 
     #[test]
-    fn histogram_bar_heights() {
+    fn same_input_gives_the_same_bytes() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("h.png");
-        histogram(&p, "h", &[10, 0, 5]).unwrap();
-        let img = read_png(&p);
-        // Count bar pixels per column group: bar 0 is twice as tall as bar 2, bar 1 empty.
-        let bar_height = |col: u32| {
-            (0..img.1)
-                .filter(|&y| pixel(&img, col, y) == PALETTE[0])
-                .count()
+        let a: Vec<(f64, f64)> = (0..50)
+            .map(|i| (f64::from(i), (f64::from(i) / 7.0).sin()))
+            .collect();
+        let b = [(0.0, 0.5), (f64::NAN, 0.0), (40.0, -0.5)];
+        let counts: Vec<u32> = (0..64).map(|i| (i * 37) % 23).collect();
+        let draw = |name: &str| {
+            let (c, h) = (
+                dir.path().join(format!("c{name}.png")),
+                dir.path().join(format!("h{name}.png")),
+            );
+            line_chart(&c, "sin", &[("a", &a), ("b", &b)], "t", "v").unwrap();
+            histogram(&h, "wins", &counts).unwrap();
+            (std::fs::read(c).unwrap(), std::fs::read(h).unwrap())
         };
-        let xs: Vec<u32> = (0..img.0).filter(|&x| bar_height(x) > 0).collect();
-        let first = bar_height(xs[0]);
-        let last = bar_height(*xs.last().unwrap());
-        assert!(first > 100);
-        assert!(
-            (first as f64 / last as f64 - 2.0).abs() < 0.05,
-            "{first} vs {last}"
-        );
+        assert_eq!(draw("1"), draw("2"));
+    }
+
+    #[test]
+    fn writes_are_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("c.png");
+        std::fs::write(&c, b"an older, shorter file").unwrap();
+        line_chart(&c, "t", &[("a", &[(0.0, 1.0), (1.0, 2.0)])], "x", "y").unwrap();
+        histogram(&dir.path().join("h.png"), "t", &[1, 2, 3]).unwrap();
+        assert_eq!(read_png(&c).0, CHART_W);
+        // A target that cannot be replaced fails without leaving a temporary file behind.
+        let blocked = dir.path().join("blocked.png");
+        std::fs::create_dir(&blocked).unwrap();
+        std::fs::write(blocked.join("keep"), b"").unwrap();
+        assert!(histogram(&blocked, "t", &[1]).is_err());
+        assert!(line_chart(&dir.path().join("missing/c.png"), "t", &[], "x", "y").is_err());
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["blocked.png", "c.png", "h.png"]);
     }
 
     #[test]
