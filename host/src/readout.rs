@@ -1,6 +1,8 @@
 //! Training of the linear readout on binary spike features: one-vs-rest L2-regularised
 //! squared-hinge SVM (the LinearSVC objective, with the bias as a regularised constant feature),
-//! solved by dual coordinate descent (Hsieh et al. 2008), then quantised to `i16` for the core.
+//! solved by dual coordinate descent with shrinking (Hsieh et al. 2008, as LIBLINEAR runs it),
+//! then quantised to `i16` for the core. The classes are fitted in parallel, each by one
+//! sequential solve, so results do not depend on the number of threads.
 
 use crate::backend::FeatureSet;
 use crate::net::Readout;
@@ -19,15 +21,36 @@ pub struct Sparse {
 }
 
 impl Sparse {
-    /// From bit sets.
+    /// From bit sets (in parallel: counts first, then each block of rows fills its own part).
     pub fn from_features(f: &FeatureSet) -> Self {
-        let mut starts = Vec::with_capacity(f.len() + 1);
-        let mut idx = Vec::new();
+        let n = f.len();
+        let counts: Vec<usize> = (0..n)
+            .into_par_iter()
+            .map(|i| active_count(f.sample(i), f.n_features))
+            .collect();
+        let mut starts = Vec::with_capacity(n + 1);
         starts.push(0);
-        for i in 0..f.len() {
-            idx.extend(f.active(i).map(|x| x as u32));
-            starts.push(idx.len());
+        for c in counts {
+            starts.push(starts[starts.len() - 1] + c);
         }
+        let mut idx = vec![0u32; starts[n]];
+        let mut parts = Vec::with_capacity(n.div_ceil(BLOCK));
+        let mut rest = idx.as_mut_slice();
+        for lo in (0..n).step_by(BLOCK) {
+            let hi = (lo + BLOCK).min(n);
+            let (part, tail) = rest.split_at_mut(starts[hi] - starts[lo]);
+            parts.push((lo..hi, part));
+            rest = tail;
+        }
+        parts.into_par_iter().for_each(|(rows, part)| {
+            let mut out = part.iter_mut();
+            for i in rows {
+                // The row's features first: `zip` stops on them without taking a slot.
+                for (a, o) in f.active(i).zip(&mut out) {
+                    *o = a as u32;
+                }
+            }
+        });
         Self {
             starts,
             idx,
@@ -71,41 +94,335 @@ impl Sparse {
     }
 }
 
-/// One binary SVM (dual CD, squared hinge). Returns (weights, bias).
-fn binary_svm(x: &Sparse, y: &[f64], c: f64, epochs: u16, seed: u64) -> (Vec<f64>, f64) {
-    let n = x.len();
-    let mut w = vec![0f64; x.n_features];
-    let mut b = 0f64;
-    let mut alpha = vec![0f64; n];
+/// Active features of a bit set below `n_features` (what [`FeatureSet::active`] yields).
+fn active_count(words: &[u32], n_features: usize) -> usize {
+    words
+        .iter()
+        .enumerate()
+        .map(|(j, &w)| {
+            let lo = j * 32;
+            let mask = if lo + 32 <= n_features {
+                u32::MAX
+            } else if lo >= n_features {
+                0
+            } else {
+                (1u32 << (n_features - lo)) - 1
+            };
+            (w & mask).count_ones() as usize
+        })
+        .sum()
+}
+
+/// Stopping tolerance on the spread of the projected gradient over a pass over all coordinates
+/// (LIBLINEAR's `eps`, whose default for this solver is the much looser 0.1).
+const EPS: f64 = 1e-3;
+
+/// A feature index of the packed rows.
+trait Feature: Copy + Send + Sync {
+    fn new(i: usize) -> Self;
+    fn get(self) -> usize;
+}
+
+impl Feature for u16 {
+    fn new(i: usize) -> Self {
+        i as u16
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        self as usize
+    }
+}
+
+impl Feature for u32 {
+    fn new(i: usize) -> Self {
+        i as u32
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        self as usize
+    }
+}
+
+/// The rows one fit sees, packed for the solver: features renumbered by decreasing frequency
+/// among them (the weights of the common features share cache lines and stay in L1; features
+/// never active drop out), as `u16` when at most 65,536 are active.
+#[derive(Debug)]
+struct PackedRows<I> {
+    starts: Vec<usize>,
+    idx: Vec<I>,
+    labels: Vec<u8>,
+    /// Original index of each packed feature.
+    features: Vec<u32>,
+    /// Features of the original numbering.
+    n_features: usize,
+}
+
+#[derive(Debug)]
+enum Packed {
+    Narrow(PackedRows<u16>),
+    Wide(PackedRows<u32>),
+}
+
+/// Rows per parallel block when building rows.
+const BLOCK: usize = 512;
+
+impl Packed {
+    /// Rows `rows` of `x` (in that order) with their labels.
+    fn new(x: &Sparse, rows: &[usize], labels: &[u8]) -> Self {
+        // Frequency of every feature among the rows (integer sums: any split gives the same).
+        let counts = rows
+            .par_chunks(BLOCK)
+            .fold(
+                || vec![0u32; x.n_features],
+                |mut c, block| {
+                    for &i in block {
+                        for &f in x.row(i) {
+                            c[f as usize] += 1;
+                        }
+                    }
+                    c
+                },
+            )
+            .reduce(
+                || vec![0u32; x.n_features],
+                |mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                    a
+                },
+            );
+        let mut features: Vec<u32> = (0..x.n_features as u32)
+            .filter(|&f| counts[f as usize] > 0)
+            .collect();
+        features.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
+        let mut rank = vec![0u32; x.n_features];
+        for (r, &f) in features.iter().enumerate() {
+            rank[f as usize] = r as u32;
+        }
+        if features.len() <= 1 << 16 {
+            Self::Narrow(PackedRows::new(x, rows, labels, &rank, features))
+        } else {
+            Self::Wide(PackedRows::new(x, rows, labels, &rank, features))
+        }
+    }
+}
+
+impl<I: Feature> PackedRows<I> {
+    fn new(x: &Sparse, rows: &[usize], labels: &[u8], rank: &[u32], features: Vec<u32>) -> Self {
+        let mut starts = Vec::with_capacity(rows.len() + 1);
+        starts.push(0);
+        for &i in rows {
+            starts.push(starts[starts.len() - 1] + x.row(i).len());
+        }
+        let mut idx = vec![I::new(0); starts[rows.len()]];
+        let mut parts = Vec::with_capacity(rows.len().div_ceil(BLOCK));
+        let mut rest = idx.as_mut_slice();
+        for (b, block) in rows.chunks(BLOCK).enumerate() {
+            let lo = b * BLOCK;
+            let (part, tail) = rest.split_at_mut(starts[lo + block.len()] - starts[lo]);
+            parts.push((block, part));
+            rest = tail;
+        }
+        parts.into_par_iter().for_each(|(block, part)| {
+            let mut out = part.iter_mut();
+            for &i in block {
+                for (&f, o) in x.row(i).iter().zip(&mut out) {
+                    *o = I::new(rank[f as usize] as usize);
+                }
+            }
+        });
+        Self {
+            starts,
+            idx,
+            labels: rows.iter().map(|&i| labels[i]).collect(),
+            features,
+            n_features: x.n_features,
+        }
+    }
+    fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
+    fn row(&self, j: usize) -> &[I] {
+        &self.idx[self.starts[j]..self.starts[j + 1]]
+    }
+    /// Packed weights in the original numbering.
+    fn unpack(&self, w: &[f64]) -> Vec<f64> {
+        let mut out = vec![0f64; self.n_features];
+        for (&f, &v) in self.features.iter().zip(w) {
+            out[f as usize] = v;
+        }
+        out
+    }
+}
+
+/// `Σ w[f]` over a row's active features (four partial sums: no chain of dependent adds).
+#[inline]
+fn row_dot<I: Feature>(w: &[f64], row: &[I]) -> f64 {
+    let mut acc = [0f64; 4];
+    let mut quads = row.chunks_exact(4);
+    for q in &mut quads {
+        acc[0] += w[q[0].get()];
+        acc[1] += w[q[1].get()];
+        acc[2] += w[q[2].get()];
+        acc[3] += w[q[3].get()];
+    }
+    for (a, &f) in acc.iter_mut().zip(quads.remainder()) {
+        *a += w[f.get()];
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// One binary SVM (class `class` against the rest) by dual coordinate descent with shrinking
+/// (Hsieh et al. 2008, Algorithm 3 with the squared hinge: no upper bound on `α`). `alpha`
+/// holds the start and receives the solution; with `warm`, the start (a solution for another C)
+/// is first scaled by the factor that minimises the dual at `c` along its ray. At most `passes`
+/// passes over the coordinates not shrunk away; it stops once the projected gradient's spread
+/// over a pass over all of them is below [`EPS`]. Returns the packed weights and the bias.
+fn binary_svm<I: Feature>(
+    p: &PackedRows<I>,
+    class: usize,
+    c: f64,
+    passes: u16,
+    seed: u64,
+    alpha: &mut [f64],
+    warm: bool,
+) -> (Vec<f64>, f64) {
+    let n = p.len();
+    let y = |j: usize| {
+        if p.labels[j] as usize == class {
+            1.0
+        } else {
+            -1.0
+        }
+    };
+    // The dual: min ½ αᵀ(Q + D I)α − Σα, α ≥ 0, with Q_ij = y_i y_j (x_i·x_j + 1).
     let d = 1.0 / (2.0 * c);
-    // ‖x_i‖² of a binary row is its count, +1 for the bias feature.
-    let qd: Vec<f64> = (0..n).map(|i| x.row(i).len() as f64 + 1.0 + d).collect();
-    let mut order: Vec<usize> = (0..n).collect();
+    // w = Σ α_j y_j x_j and its bias.
+    let mut w = vec![0f64; p.features.len()];
+    let mut b = 0f64;
+    for (j, &a) in alpha.iter().enumerate() {
+        if a != 0.0 {
+            let v = a * y(j);
+            for &f in p.row(j) {
+                w[f.get()] += v;
+            }
+            b += v;
+        }
+    }
+    if warm {
+        let quad = w.iter().map(|v| v * v).sum::<f64>()
+            + b * b
+            + d * alpha.iter().map(|a| a * a).sum::<f64>();
+        let lin: f64 = alpha.iter().sum();
+        if quad > 0.0 {
+            let s = lin / quad;
+            alpha.iter_mut().for_each(|a| *a *= s);
+            w.iter_mut().for_each(|v| *v *= s);
+            b *= s;
+        }
+    }
+    let mut index: Vec<usize> = (0..n).collect();
+    let mut active = n;
     let mut rng = Rng::new(seed);
-    for _ in 0..epochs {
-        rng.shuffle(&mut order);
-        let mut max_pg = 0f64;
-        for &i in &order {
-            let row = x.row(i);
-            let wx: f64 = row.iter().map(|&f| w[f as usize]).sum::<f64>() + b;
-            let g = y[i] * wx - 1.0 + d * alpha[i];
-            let pg = if alpha[i] == 0.0 { g.min(0.0) } else { g };
-            max_pg = max_pg.max(pg.abs());
+    // Largest projected gradient of the last pass: a zero α whose gradient exceeds it is
+    // unlikely to move and leaves the active set (until the final check over all of them).
+    let mut pg_max_old = f64::INFINITY;
+    for _ in 0..passes {
+        rng.shuffle(&mut index[..active]);
+        let mut pg_max = f64::NEG_INFINITY;
+        let mut pg_min = f64::INFINITY;
+        let mut s = 0;
+        while s < active {
+            let j = index[s];
+            let row = p.row(j);
+            let yj = y(j);
+            let g = yj * (row_dot(&w, row) + b) - 1.0 + d * alpha[j];
+            let pg = if alpha[j] == 0.0 {
+                if g > pg_max_old {
+                    active -= 1;
+                    index.swap(s, active);
+                    continue;
+                }
+                g.min(0.0)
+            } else {
+                g
+            };
+            pg_max = pg_max.max(pg);
+            pg_min = pg_min.min(pg);
             if pg.abs() > 1e-12 {
-                let old = alpha[i];
-                alpha[i] = (old - g / qd[i]).max(0.0);
-                let delta = (alpha[i] - old) * y[i];
+                let old = alpha[j];
+                // ‖x‖² of a binary row is its count, +1 for the bias feature.
+                let qd = row.len() as f64 + 1.0 + d;
+                alpha[j] = (old - g / qd).max(0.0);
+                let delta = (alpha[j] - old) * yj;
                 for &f in row {
-                    w[f as usize] += delta;
+                    w[f.get()] += delta;
                 }
                 b += delta;
             }
+            s += 1;
         }
-        if max_pg < 1e-3 {
-            break;
+        if pg_max - pg_min <= EPS {
+            if active == n {
+                break;
+            }
+            // Converged on the active set: check all coordinates again.
+            active = n;
+            pg_max_old = f64::INFINITY;
+        } else {
+            pg_max_old = if pg_max <= 0.0 { f64::INFINITY } else { pg_max };
         }
     }
     (w, b)
+}
+
+/// Seed of class `k`'s solve.
+fn class_seed(seed: u64, k: usize) -> u64 {
+    seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Fits every class (in parallel, each class by itself), from and into `alphas`; weights in
+/// the original numbering.
+fn fit_classes(
+    p: &Packed,
+    alphas: &mut [Vec<f64>],
+    c: f64,
+    passes: u16,
+    seed: u64,
+    warm: bool,
+) -> Vec<(Vec<f64>, f64)> {
+    alphas
+        .par_iter_mut()
+        .enumerate()
+        .map(|(k, alpha)| {
+            let seed = class_seed(seed, k);
+            match p {
+                Packed::Narrow(p) => {
+                    let (w, b) = binary_svm(p, k, c, passes, seed, alpha, warm);
+                    (p.unpack(&w), b)
+                }
+                Packed::Wide(p) => {
+                    let (w, b) = binary_svm(p, k, c, passes, seed, alpha, warm);
+                    (p.unpack(&w), b)
+                }
+            }
+        })
+        .collect()
+}
+
+/// One-vs-rest fit in full precision: per class, the weights and bias that [`train`]
+/// quantises. Class `c` of sample `i` is `labels[i]`; at most `epochs` passes per class.
+pub fn fit(
+    x: &Sparse,
+    labels: &[u8],
+    n_classes: usize,
+    c: f64,
+    epochs: u16,
+    seed: u64,
+) -> Vec<(Vec<f64>, f64)> {
+    let rows: Vec<usize> = (0..x.len()).collect();
+    let packed = Packed::new(x, &rows, labels);
+    let mut alphas = vec![vec![0f64; rows.len()]; n_classes];
+    fit_classes(&packed, &mut alphas, c, epochs, seed, false)
 }
 
 /// Trains a one-vs-rest readout and quantises it: weights scaled so the largest magnitude maps
@@ -118,29 +435,18 @@ pub fn train(
     epochs: u16,
     seed: u64,
 ) -> Readout {
-    let per_class: Vec<(Vec<f64>, f64)> = (0..n_classes)
-        .into_par_iter()
-        .map(|k| {
-            let y: Vec<f64> = labels
-                .iter()
-                .map(|&l| if l as usize == k { 1.0 } else { -1.0 })
-                .collect();
-            binary_svm(
-                x,
-                &y,
-                c,
-                epochs,
-                seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            )
-        })
-        .collect();
+    quantise(&fit(x, labels, n_classes, c, epochs, seed), x.n_features)
+}
+
+/// The core's integer readout of full-precision per-class weights and biases.
+fn quantise(per_class: &[(Vec<f64>, f64)], nf: usize) -> Readout {
+    let n_classes = per_class.len();
     let max = per_class
         .iter()
         .flat_map(|(w, _)| w.iter())
         .fold(0f64, |m, v| m.max(v.abs()))
         .max(1e-12);
     let scale = 32767.0 / max;
-    let nf = x.n_features;
     let mut weights = vec![0i16; nf * n_classes];
     for (k, (w, _)) in per_class.iter().enumerate() {
         for f in 0..nf {
@@ -173,8 +479,9 @@ pub struct CScore {
 /// `x` and `labels` may extend the originals with augmented copies laid out as
 /// [`augment`] writes them (copy `j` of sample `i` at `i + n_orig · (j + 1)`); a held-out
 /// sample's copies are held out with it. `orig` holds the originals' bit sets (validation runs
-/// through the same quantised readout as the model). Ties go to the smaller C. `on_score` sees
-/// each candidate's result as soon as it is known (progress).
+/// through the same quantised readout as the model). Ties go to the smaller C. The candidates
+/// are fitted in increasing order, each class starting from its solution for the previous C
+/// (scaled); `on_score` sees each candidate's result as soon as it is known (progress).
 #[allow(clippy::too_many_arguments)]
 pub fn select_c(
     x: &Sparse,
@@ -211,8 +518,6 @@ pub fn select_c(
     }
     let fit_rows: Vec<usize> = (0..x.len()).filter(|&i| !held[i % n_orig]).collect();
     let val_rows: Vec<usize> = (0..n_orig).filter(|&i| held[i]).collect();
-    let x_fit = x.subset(&fit_rows);
-    let y_fit: Vec<u8> = fit_rows.iter().map(|&i| labels[i]).collect();
     let mut val = FeatureSet {
         n_features: orig.n_features,
         words: orig.words,
@@ -222,10 +527,16 @@ pub fn select_c(
         val.bits.extend_from_slice(orig.sample(i));
     }
     let y_val: Vec<u8> = val_rows.iter().map(|&i| labels[i]).collect();
-    let mut scores: Vec<CScore> = grid
+    let mut path = grid.to_vec();
+    path.sort_by(f64::total_cmp);
+    let packed = Packed::new(x, &fit_rows, labels);
+    let mut alphas = vec![vec![0f64; fit_rows.len()]; n_classes];
+    let mut scores: Vec<CScore> = path
         .iter()
-        .map(|&c| {
-            let r = train(&x_fit, &y_fit, n_classes, c, epochs, seed);
+        .enumerate()
+        .map(|(i, &c)| {
+            let per_class = fit_classes(&packed, &mut alphas, c, epochs, seed, i > 0);
+            let r = quantise(&per_class, x.n_features);
             let score = CScore {
                 c,
                 accuracy: evaluate(&r, &val, &y_val).0,
