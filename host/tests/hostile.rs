@@ -705,3 +705,50 @@ fn files_are_checked_by_their_header_first_and_classes_by_the_data() {
     a.extend(["--n-classes".into(), "1000".into()]);
     f.fails(&a, "n_classes is 1000 but data set");
 }
+
+// 15. SIGTERM is treated as Ctrl-C: a checkpoint, exit code 130, and resume finishes the run.
+#[cfg(unix)]
+#[test]
+fn sigterm_saves_a_checkpoint_like_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let f = Fx::new();
+    // The whole embedded set, so that the run is still training when the signal comes.
+    let mut a = f.train_args("T");
+    a[4] = "mnist".into();
+    let mut child = Command::new(hebb_bin())
+        .args(&a)
+        .current_dir(f.root())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    // The handler is installed once the run folder is announced; the encoding comes after.
+    while err.read_line(&mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        if line.contains("encoded") {
+            break;
+        }
+        line.clear();
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert!(rest.contains("checkpoint saved"), "{rest}");
+    let run = f.root().join("runs/T");
+    assert!(run.join("checkpoints/checkpoint_latest.hebb").exists());
+    assert!(!run.join("model.hebb").exists());
+    let (_, st) = read_checkpoint(&run.join("checkpoints/checkpoint_latest.hebb")).unwrap();
+    assert!(
+        st.total_samples < 7_996 * 22,
+        "stopped early: {}",
+        st.total_samples
+    );
+}
