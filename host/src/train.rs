@@ -135,7 +135,7 @@ pub fn layer_inputs(
     for j in 0..l {
         cur = be.layer_times(
             &net.arch[j],
-            net.encoder.steps,
+            net.encoder.steps(),
             &net.weights[j],
             &net.thresholds[j],
             &cur,
@@ -176,7 +176,7 @@ pub fn read_checkpoint(path: &Path) -> Result<(Net, TrainState)> {
 
 fn kernels_png(path: &Path, net: &Net, l: usize) -> std::io::Result<()> {
     let g = &net.arch[l].conv;
-    let (m, c, k) = (g.out_c as usize, g.input.c as usize, g.k as usize);
+    let (m, c, k) = (g.out_c() as usize, g.input().c as usize, g.k() as usize);
     let w = &net.weights[l];
     let mut out = vec![0f32; m * c * k * k];
     for mi in 0..m {
@@ -355,7 +355,7 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
         let l = st.layer;
         let lc = &cfg.layers[l];
         let lt: LayerTrain = layer_train(lc, l)?;
-        let maps = net.arch[l].conv.out_c as usize;
+        let maps = net.arch[l].conv.out_c() as usize;
         if st.lr.is_none() {
             st.lr = Some(LrState {
                 current: lt.stdp,
@@ -375,7 +375,7 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
             maps,
             lc.kernel,
             lc.kernel,
-            net.arch[l].conv.input,
+            net.arch[l].conv.input(),
             t_in.elapsed().as_secs_f64()
         ));
         if lt.batch > 1 {
@@ -419,7 +419,7 @@ pub fn train(opts: &TrainOptions, be: &mut dyn Backend, log: &Log) -> Result<Out
                     let job = TrainJob {
                         arch: &net.arch[l],
                         train: &lt,
-                        steps: net.encoder.steps,
+                        steps: net.encoder.steps(),
                         inputs: &inputs,
                     };
                     let mut wins = vec![0u32; maps];

@@ -447,13 +447,13 @@ impl CudaBackend {
 
     fn features_device(&mut self, net: &Net, images: &[u8]) -> Result<Option<FeatureSet>> {
         let e = &net.encoder;
-        let plane = e.h as usize * e.w as usize;
+        let plane = e.h() as usize * e.w() as usize;
         let n = images.len() / plane;
         let nf = net.n_features();
         let wpf = words(nf);
         let mut layers = Vec::new();
         for (l, a) in net.arch.iter().enumerate() {
-            validate_thresholds(&net.thresholds[l], a.conv.out_c as usize)?;
+            validate_thresholds(&net.thresholds[l], a.conv.out_c() as usize)?;
             if net.weights[l].len() < a.conv.n_weights() {
                 return Err(hebb_core::Error::ShapeMismatch(
                     "weights shorter than the conv geometry",
@@ -480,7 +480,7 @@ impl CudaBackend {
         let max_len = net
             .arch
             .iter()
-            .map(|a| a.conv.input.len().max(a.out_shape().len()))
+            .map(|a| a.conv.input().len().max(a.out_shape().len()))
             .max()
             .unwrap_or(0)
             .max(e.n_out());
@@ -567,7 +567,7 @@ impl CudaBackend {
         let (lr, wins, stats) = (&mut *st.lr, &mut *st.wins, &mut *st.stats);
         let a = job.arch;
         let g = &a.conv;
-        let m = g.out_c as usize;
+        let m = g.out_c() as usize;
         let fan = g.n_weights() / m.max(1);
         if fan > 8 * STDP_THREADS as usize {
             return Err(cuda(format!(
@@ -575,7 +575,7 @@ impl CudaBackend {
                 8 * STDP_THREADS
             )));
         }
-        let k = job.train.wta.k as usize;
+        let k = job.train.wta.k() as usize;
         let bsz = job.train.batch as usize;
         let mut lr_end = *lr;
         let (ap, am) = replay_rates(job, order.len(), &mut lr_end);
@@ -682,16 +682,14 @@ impl CudaBackend {
         let adapt = homeo.is_some();
         let a = job.arch;
         let g = &a.conv;
-        let m = g.out_c as usize;
+        let m = g.out_c() as usize;
         validate_thresholds(st.thresholds, m)?;
-        a.neuron.validate()?;
-        job.train.wta.validate()?;
         if st.weights.len() < g.n_weights() {
             return Err(
                 hebb_core::Error::ShapeMismatch("weights shorter than the conv geometry").into(),
             );
         }
-        if job.inputs.per_sample != g.input.len() {
+        if job.inputs.per_sample != g.input().len() {
             return Err(hebb_core::Error::ShapeMismatch(
                 "spike cache samples differ from the layer input",
             )
@@ -799,8 +797,7 @@ impl Backend for CudaBackend {
     fn encode(&mut self, net: &Net, images: &[u8]) -> Result<SpikeCache> {
         guard("CUDA encode", || {
             let e = &net.encoder;
-            e.validate()?;
-            let plane = e.h as usize * e.w as usize;
+            let plane = e.h() as usize * e.w() as usize;
             let per = e.n_out();
             let n = images.len() / plane;
             let mut data = Vec::with_capacity(n * per);
@@ -834,8 +831,7 @@ impl Backend for CudaBackend {
     ) -> Result<SpikeCache> {
         guard("CUDA layer_times", || {
             let g = &arch.conv;
-            validate_thresholds(thresholds, g.out_c as usize)?;
-            arch.neuron.validate()?;
+            validate_thresholds(thresholds, g.out_c() as usize)?;
             if weights.len() < g.n_weights() {
                 return Err(hebb_core::Error::ShapeMismatch(
                     "weights shorter than the conv geometry",
@@ -843,7 +839,7 @@ impl Backend for CudaBackend {
                 .into());
             }
             if let Some(pg) = &arch.pool
-                && pg.input != g.output()
+                && pg.input() != g.output()
             {
                 return Err(
                     hebb_core::Error::ShapeMismatch("pool input differs from conv output").into(),
@@ -857,18 +853,18 @@ impl Backend for CudaBackend {
                     data: Vec::new(),
                 });
             }
-            if inputs.per_sample < g.input.len() {
+            if inputs.per_sample < g.input().len() {
                 return Err(hebb_core::Error::BufferTooSmall {
                     what: "input",
-                    need: g.input.len(),
+                    need: g.input().len(),
                     got: inputs.per_sample,
                 }
                 .into());
             }
-            if inputs.per_sample != g.input.len() {
+            if inputs.per_sample != g.input().len() {
                 // The kernels assume packed samples; re-pack (rare).
                 let packed: Vec<u8> = (0..n)
-                    .flat_map(|i| inputs.sample(i)[..g.input.len()].to_vec())
+                    .flat_map(|i| inputs.sample(i)[..g.input().len()].to_vec())
                     .collect();
                 return self.layer_times(
                     arch,
@@ -876,7 +872,7 @@ impl Backend for CudaBackend {
                     weights,
                     thresholds,
                     &SpikeCache {
-                        per_sample: g.input.len(),
+                        per_sample: g.input().len(),
                         data: packed,
                     },
                     inhibit,
@@ -929,10 +925,7 @@ impl Backend for CudaBackend {
             // Leaky layers need the time-stepped path: the CPU back end computes it.
             return cpu::CpuBackend::new().features(net, images);
         }
-        let r = guard("CUDA features", || {
-            net.encoder.validate()?;
-            self.features_device(net, images)
-        })?;
+        let r = guard("CUDA features", || self.features_device(net, images))?;
         match r {
             Some(f) => Ok(f),
             None => cpu::CpuBackend::new().features(net, images),
