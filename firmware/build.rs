@@ -51,7 +51,7 @@ impl Infer {
         let e = &m.encoder;
         Self {
             enc_out: e.n_out(),
-            enc_plane: e.h as usize * e.w as usize,
+            enc_plane: e.h() as usize * e.w() as usize,
             enc_kernel: e.n_kernel(),
             max_map: max_map(m),
             map_a: fixture::pingpong(m).0,
@@ -59,7 +59,7 @@ impl Infer {
             max_row: max_row(&m.arch),
             feature_words: words(m.feature_shape().len()),
             n_classes: m.readout.map_or(0, |r| r.n_classes as usize),
-            thresholds: m.arch.iter().map(|a| a.conv.out_c as usize).sum(),
+            thresholds: m.arch.iter().map(|a| a.conv.out_c() as usize).sum(),
         }
     }
     fn max(self, o: Self) -> Self {
@@ -152,9 +152,9 @@ fn main() {
     let _ = writeln!(w, "pub mod learn {{");
     for (k, v) in [
         ("ENC_OUT", e.n_out()),
-        ("ENC_PLANE", e.h as usize * e.w as usize),
+        ("ENC_PLANE", e.h() as usize * e.w() as usize),
         ("ENC_KERNEL", e.n_kernel()),
-        ("INPUT", a.conv.input.len()),
+        ("INPUT", a.conv.input().len()),
         ("NEURONS", o.len()),
         ("POSITIONS", o.plane()),
         ("POSITION_WORDS", words(o.plane())),

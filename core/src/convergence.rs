@@ -86,8 +86,10 @@ impl<'a> WinTracker<'a> {
             return Err(Error::InvalidParam("winner map outside the tracker"));
         }
         for w in winners {
-            let c = &mut self.wins[w.map as usize];
-            *c = c.saturating_add(1);
+            // In range: checked above.
+            if let Some(c) = self.wins.get_mut(w.map as usize) {
+                *c = c.saturating_add(1);
+            }
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 //! non-zero value gets a step of its own (the reference divides by zero there). Equal values are
 //! ranked by flat index, lowest first, so the code is deterministic on every back end.
 
-use crate::error::{Error, Result, need};
+use crate::error::{Error, Result, head, head_mut};
 use crate::spikes::{MAX_STEPS, NEVER};
 use serde::{Deserialize, Serialize};
 
@@ -21,10 +21,12 @@ pub enum EncodeMode {
     Repeat,
 }
 
-/// Parameters of the input encoder (stored in the model).
+/// Parameters of the input encoder as plain data, before validation: the wire form of
+/// [`EncoderParams`] (same fields, same order). Turn it into [`EncoderParams`] with
+/// `EncoderParams::try_from`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct EncoderParams {
+pub struct EncoderParamsRaw {
     /// Image rows.
     pub h: u16,
     /// Image columns.
@@ -45,37 +47,89 @@ pub struct EncoderParams {
     pub mode: EncodeMode,
 }
 
+/// Parameters of the input encoder (stored in the model).
+///
+/// Valid by construction: built by [`new`](Self::new) or `try_from` an [`EncoderParamsRaw`]
+/// (which deserialisation goes through), read with the getters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "EncoderParamsRaw")]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct EncoderParams {
+    h: u16,
+    w: u16,
+    n_filters: u8,
+    k: u8,
+    pad: u8,
+    threshold: i32,
+    norm_radius: u8,
+    steps: u8,
+    mode: EncodeMode,
+}
+
 impl EncoderParams {
-    /// Checks every field.
-    pub fn validate(&self) -> Result<()> {
-        if self.h == 0 || self.w == 0 || self.n_filters == 0 {
-            return Err(Error::InvalidParam("encoder: empty image or no filters"));
-        }
-        if self.k == 0 || self.k.is_multiple_of(2) || self.k > MAX_K {
-            return Err(Error::InvalidParam(
-                "encoder: filter size must be odd and at most 31",
-            ));
-        }
-        if self.pad != self.k / 2 {
-            return Err(Error::InvalidParam(
-                "encoder: filter padding must be k/2 (same size)",
-            ));
-        }
-        if self.steps == 0 || self.steps > MAX_STEPS {
-            return Err(Error::InvalidParam("encoder: steps must be in 1..=254"));
-        }
-        if self.threshold < 0 {
-            return Err(Error::InvalidParam("encoder: threshold must be >= 0"));
-        }
-        if self.norm_radius > 100 {
-            return Err(Error::InvalidParam(
-                "encoder: normalisation radius must be <= 100",
-            ));
-        }
-        if self.h as usize * self.w as usize * self.n_filters as usize > (1 << 24) {
-            return Err(Error::InvalidParam("encoder: input too large"));
-        }
-        Ok(())
+    /// Validates and builds the parameters of an `h × w` image filtered by `n_filters` filters
+    /// of odd size `k ≤ 31` (padded by `k / 2`, so maps keep the image size), a response
+    /// threshold `≥ 0`, a normalisation radius `≤ 100` and `1..=254` steps; at most 2^24
+    /// encoded neurons.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        h: u16,
+        w: u16,
+        n_filters: u8,
+        k: u8,
+        threshold: i32,
+        norm_radius: u8,
+        steps: u8,
+        mode: EncodeMode,
+    ) -> Result<Self> {
+        Self::try_from(EncoderParamsRaw {
+            h,
+            w,
+            n_filters,
+            k,
+            pad: k / 2,
+            threshold,
+            norm_radius,
+            steps,
+            mode,
+        })
+    }
+
+    /// Image rows.
+    pub const fn h(&self) -> u16 {
+        self.h
+    }
+    /// Image columns.
+    pub const fn w(&self) -> u16 {
+        self.w
+    }
+    /// Number of fixed filters (output channels).
+    pub const fn n_filters(&self) -> u8 {
+        self.n_filters
+    }
+    /// Filter size (odd, at most [`MAX_K`]).
+    pub const fn k(&self) -> u8 {
+        self.k
+    }
+    /// Zero padding of the filter convolution (`k / 2`).
+    pub const fn pad(&self) -> u8 {
+        self.pad
+    }
+    /// Responses below this (in Q16 pixel units, pixels 0..255) become 0.
+    pub const fn threshold(&self) -> i32 {
+        self.threshold
+    }
+    /// Local normalisation radius (0: none).
+    pub const fn norm_radius(&self) -> u8 {
+        self.norm_radius
+    }
+    /// Time steps (`1..=254`).
+    pub const fn steps(&self) -> u8 {
+        self.steps
+    }
+    /// Latency or repeat.
+    pub const fn mode(&self) -> EncodeMode {
+        self.mode
     }
     /// Number of encoded input neurons (`n_filters × h × w`).
     pub const fn n_out(&self) -> usize {
@@ -84,6 +138,67 @@ impl EncoderParams {
     /// Number of kernel values (`n_filters × k × k`).
     pub const fn n_kernel(&self) -> usize {
         self.n_filters as usize * self.k as usize * self.k as usize
+    }
+}
+
+impl TryFrom<EncoderParamsRaw> for EncoderParams {
+    type Error = Error;
+
+    fn try_from(r: EncoderParamsRaw) -> Result<Self> {
+        if r.h == 0 || r.w == 0 || r.n_filters == 0 {
+            return Err(Error::InvalidParam("encoder: empty image or no filters"));
+        }
+        if r.k == 0 || r.k.is_multiple_of(2) || r.k > MAX_K {
+            return Err(Error::InvalidParam(
+                "encoder: filter size must be odd and at most 31",
+            ));
+        }
+        if r.pad != r.k / 2 {
+            return Err(Error::InvalidParam(
+                "encoder: filter padding must be k/2 (same size)",
+            ));
+        }
+        if r.steps == 0 || r.steps > MAX_STEPS {
+            return Err(Error::InvalidParam("encoder: steps must be in 1..=254"));
+        }
+        if r.threshold < 0 {
+            return Err(Error::InvalidParam("encoder: threshold must be >= 0"));
+        }
+        if r.norm_radius > 100 {
+            return Err(Error::InvalidParam(
+                "encoder: normalisation radius must be <= 100",
+            ));
+        }
+        if u64::from(r.h) * u64::from(r.w) * u64::from(r.n_filters) > (1 << 24) {
+            return Err(Error::InvalidParam("encoder: input too large"));
+        }
+        Ok(Self {
+            h: r.h,
+            w: r.w,
+            n_filters: r.n_filters,
+            k: r.k,
+            pad: r.pad,
+            threshold: r.threshold,
+            norm_radius: r.norm_radius,
+            steps: r.steps,
+            mode: r.mode,
+        })
+    }
+}
+
+impl From<EncoderParams> for EncoderParamsRaw {
+    fn from(p: EncoderParams) -> Self {
+        Self {
+            h: p.h,
+            w: p.w,
+            n_filters: p.n_filters,
+            k: p.k,
+            pad: p.pad,
+            threshold: p.threshold,
+            norm_radius: p.norm_radius,
+            steps: p.steps,
+            mode: p.mode,
+        }
     }
 }
 
@@ -105,6 +220,8 @@ fn mul_add(out: &mut [i32], src: &[i32], k: i32) {
             <&mut [i32; LANES]>::try_from(o),
             <&[i32; LANES]>::try_from(s),
         ) {
+            // `i < LANES`, the length of both arrays: in bounds, and the check compiles away.
+            #[allow(clippy::indexing_slicing)]
             for i in 0..LANES {
                 o[i] += s[i] * k;
             }
@@ -132,65 +249,80 @@ pub fn encode(
     s: &mut EncodeScratch<'_>,
     times: &mut [u8],
 ) -> Result<usize> {
-    p.validate()?;
-    let (h, w, k, f) = (
-        p.h as usize,
-        p.w as usize,
-        p.k as usize,
-        p.n_filters as usize,
-    );
+    // Every size below is non-zero and small (validated parameters): `chunks_exact` never gets
+    // a zero length and no product overflows.
+    let (h, w, k) = (p.h as usize, p.w as usize, p.k as usize);
     let plane = h * w;
-    need("kernels", kernels, p.n_kernel())?;
-    need("image", image, plane)?;
-    need("resp", s.resp, p.n_out())?;
-    need("rows", s.rows, plane)?;
-    need("keys", s.keys, p.n_out())?;
-    need("times", times, p.n_out())?;
+    let n_out = p.n_out();
+    let kernels = head("kernels", kernels, p.n_kernel())?;
+    let image = head("image", image, plane)?;
+    let resp = head_mut("resp", &mut *s.resp, n_out)?;
+    let rows = head_mut("rows", &mut *s.rows, plane)?;
+    let keys = head_mut("keys", &mut *s.keys, n_out)?;
+    let times = head_mut("times", times, n_out)?;
     let pad = p.pad as isize;
     let upad = p.pad as usize;
 
     // 1. Filter + threshold (responses below threshold, negative ones included, become 0).
     //    Row-wise accumulation in i32 (the filter gain was bounded when it was quantised, and
     //    the sum is checked below) so the inner loop vectorises.
-    for fi in 0..f {
-        let ker = &kernels[fi * k * k..(fi + 1) * k * k];
+    for (ker, resp_f) in kernels
+        .chunks_exact(k * k)
+        .zip(resp.chunks_exact_mut(plane))
+    {
         let gain: i64 = ker.iter().map(|&v| i64::from(v).abs()).sum::<i64>() * 255;
         if gain > i64::from(i32::MAX) {
             return Err(Error::InvalidParam("encoder: filter gain overflows i32"));
         }
         let mut prow = [0i32; BLOCK + MAX_K as usize - 1];
-        for y in 0..h {
-            let row = &mut s.resp[fi * plane + y * w..fi * plane + (y + 1) * w];
+        for (y, row) in resp_f.chunks_exact_mut(w).enumerate() {
             // Blocks of up to BLOCK output columns: the image columns they read, zero padded and
             // widened once per kernel row, make every tap a multiply-add over a multiple of 8
             // lanes (no remainder loop: its masked stores stall the next tap's loads).
-            for bx in (0..w).step_by(BLOCK) {
-                let bw = BLOCK.min(w - bx);
+            for (bi, out_blk) in row.chunks_mut(BLOCK).enumerate() {
+                let bx = bi * BLOCK;
+                let bw = out_blk.len();
                 let bw8 = bw.next_multiple_of(LANES);
-                let mut acc = [0i32; BLOCK];
-                for ky in 0..k {
+                let mut acc_blk = [0i32; BLOCK];
+                // `bw8 <= BLOCK`: BLOCK is a multiple of LANES.
+                let acc = acc_blk.get_mut(..bw8).unwrap_or(&mut []);
+                for (ky, krow) in ker.chunks_exact(k).enumerate() {
                     let iy = y as isize + ky as isize - pad;
                     if iy < 0 || iy >= h as isize {
                         continue;
                     }
-                    let img = &image[iy as usize * w..(iy as usize + 1) * w];
+                    let Some(img) = image.get(iy as usize * w..(iy as usize + 1) * w) else {
+                        continue;
+                    };
                     // prow[j] = pixel at column bx − pad + j (0 outside the image); every
                     // entry the taps read is rewritten, so the buffer is zeroed only once.
+                    // `lo <= hi <= span <= BLOCK + k − 1 <= prow.len()`.
                     let span = bw8 + k - 1;
                     let (lo, hi) = (upad.saturating_sub(bx), (w + upad - bx).min(span));
-                    prow[..lo].fill(0);
-                    for (v, &px) in prow[lo..hi].iter_mut().zip(&img[bx + lo - upad..]) {
-                        *v = i32::from(px);
+                    if let Some(z) = prow.get_mut(..lo) {
+                        z.fill(0);
                     }
-                    prow[hi..span].fill(0);
-                    for kx in 0..k {
-                        let kv = ker[ky * k + kx];
-                        if kv != 0 {
-                            mul_add(&mut acc[..bw8], &prow[kx..kx + bw8], kv);
+                    if let (Some(dst), Some(src)) =
+                        (prow.get_mut(lo..hi), img.get(bx + lo - upad..))
+                    {
+                        for (v, &px) in dst.iter_mut().zip(src) {
+                            *v = i32::from(px);
+                        }
+                    }
+                    if let Some(z) = prow.get_mut(hi..span) {
+                        z.fill(0);
+                    }
+                    for (kx, &kv) in krow.iter().enumerate() {
+                        if kv != 0
+                            && let Some(src) = prow.get(kx..kx + bw8)
+                        {
+                            mul_add(acc, src, kv);
                         }
                     }
                 }
-                row[bx..bx + bw].copy_from_slice(&acc[..bw]);
+                if let Some(a) = acc.get(..bw) {
+                    out_blk.copy_from_slice(a);
+                }
             }
             for r in row.iter_mut() {
                 if *r < p.threshold || *r <= 0 {
@@ -205,56 +337,60 @@ pub fn encode(
     let mut n = 0usize;
     let r = p.norm_radius as usize;
     let area = ((2 * r + 1) * (2 * r + 1)) as i64;
-    for fi in 0..f {
-        let resp = &s.resp[fi * plane..(fi + 1) * plane];
+    for (fi, resp_f) in resp.chunks_exact(plane).enumerate() {
         if r > 0 {
             // Horizontal box sums (a sliding window), then vertical sums evaluated only where
             // needed.
-            for y in 0..h {
-                let src = &resp[y * w..(y + 1) * w];
-                let dst = &mut s.rows[y * w..(y + 1) * w];
-                let mut acc: i64 = src[..(r + 1).min(w)].iter().map(|&v| i64::from(v)).sum();
-                for x in 0..w {
-                    dst[x] = acc;
-                    if x + r + 1 < w {
-                        acc += i64::from(src[x + r + 1]);
+            for (src, dst) in resp_f.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+                let mut acc: i64 = src.iter().take(r + 1).map(|&v| i64::from(v)).sum();
+                for (x, d) in dst.iter_mut().enumerate() {
+                    *d = acc;
+                    if let Some(&v) = src.get(x + r + 1) {
+                        acc += i64::from(v);
                     }
-                    if x >= r {
-                        acc -= i64::from(src[x - r]);
+                    if x >= r
+                        && let Some(&v) = src.get(x - r)
+                    {
+                        acc -= i64::from(v);
                     }
                 }
             }
         }
-        for y in 0..h {
-            for x in 0..w {
-                let v = resp[y * w + x];
+        for (y, resp_row) in resp_f.chunks_exact(w).enumerate() {
+            for (x, &v) in resp_row.iter().enumerate() {
                 if v == 0 {
                     continue;
                 }
                 let key = if r > 0 {
                     let lo = y.saturating_sub(r);
                     let hi = (y + r + 1).min(h);
-                    let sum: i64 = (lo..hi).map(|yy| s.rows[yy * w + x]).sum();
+                    // In bounds: `yy < h`, `x < w`.
+                    let sum: i64 = (lo..hi).filter_map(|yy| rows.get(yy * w + x)).sum();
                     // v ≤ sum, so the key is ≤ area·2^16 < 2^32 for r ≤ 100.
                     ((i64::from(v) * area) << 16) / sum.max(1)
                 } else {
                     i64::from(v)
                 };
                 let idx = (fi * plane + y * w + x) as u32;
-                s.keys[n] = ((key as u64) << 32) | u64::from(!idx);
-                n += 1;
+                // In bounds: at most one key per encoded neuron, `n < n_out`.
+                if let Some(slot) = keys.get_mut(n) {
+                    *slot = ((key as u64) << 32) | u64::from(!idx);
+                    n += 1;
+                }
             }
         }
     }
 
     // 3. Rank order into time steps.
-    times[..p.n_out()].fill(NEVER);
-    let keys = &mut s.keys[..n];
+    times.fill(NEVER);
+    let keys = keys.get_mut(..n).unwrap_or(&mut []);
     let t = p.steps as usize;
     match p.mode {
         EncodeMode::Repeat => {
             for &kv in keys.iter() {
-                times[!(kv as u32) as usize] = 0;
+                if let Some(c) = times.get_mut(!(kv as u32) as usize) {
+                    *c = 0;
+                }
             }
             Ok(n)
         }
@@ -264,8 +400,10 @@ pub fn encode(
             let mut spiking = 0;
             for (rank, &kv) in keys.iter().enumerate() {
                 let step = rank / bin;
-                if step < t {
-                    times[!(kv as u32) as usize] = step as u8;
+                if step < t
+                    && let Some(c) = times.get_mut(!(kv as u32) as usize)
+                {
+                    *c = step as u8;
                     spiking += 1;
                 }
             }

@@ -44,6 +44,24 @@ pub enum Error {
     EncodeFailed,
     /// The file holds a network of another family (its tag) than the reader expects.
     WrongFamily(u16),
+    /// A size, count, kernel or stride that must be at least 1 is 0; the name says which (for
+    /// example `"conv stride"`).
+    Zero(&'static str),
+    /// A convolution kernel or pooling window is larger than its zero-padded input.
+    KernelTooLarge {
+        /// `"conv kernel"` or `"pool window"`.
+        what: &'static str,
+        /// Kernel (window) size.
+        k: u8,
+        /// Rows or columns of the padded input, whichever is smaller.
+        padded: u32,
+    },
+    /// A size derived from the parameters (a product of dimensions) overflows; the name says
+    /// which.
+    Overflow(&'static str),
+    /// An index taken from caller data (a map, a position, a synapse) lies outside the layer or
+    /// buffer it refers to; the name says which.
+    OutOfRange(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -69,6 +87,15 @@ impl fmt::Display for Error {
                 f,
                 "the file holds a network of another family (tag {t}) than this reader expects"
             ),
+            Error::Zero(p) => write!(f, "{p} must be > 0"),
+            Error::KernelTooLarge { what, k, padded } => {
+                write!(
+                    f,
+                    "{what} of size {k} larger than the padded input ({padded})"
+                )
+            }
+            Error::Overflow(s) => write!(f, "size overflow: {s}"),
+            Error::OutOfRange(s) => write!(f, "index out of range: {s}"),
         }
     }
 }
@@ -89,4 +116,26 @@ pub(crate) fn need<T>(what: &'static str, buf: &[T], need: usize) -> Result<()> 
     } else {
         Ok(())
     }
+}
+
+/// The first `n` elements of a caller buffer, or [`Error::BufferTooSmall`].
+#[inline]
+pub(crate) fn head<'a, T>(what: &'static str, buf: &'a [T], n: usize) -> Result<&'a [T]> {
+    buf.get(..n).ok_or(Error::BufferTooSmall {
+        what,
+        need: n,
+        got: buf.len(),
+    })
+}
+
+/// The first `n` elements of a mutable caller buffer, or [`Error::BufferTooSmall`].
+#[inline]
+pub(crate) fn head_mut<'a, T>(
+    what: &'static str,
+    buf: &'a mut [T],
+    n: usize,
+) -> Result<&'a mut [T]> {
+    let got = buf.len();
+    buf.get_mut(..n)
+        .ok_or(Error::BufferTooSmall { what, need: n, got })
 }

@@ -1,7 +1,7 @@
 //! Fixed first-layer filters: difference of Gaussians (ON/OFF centre) and Gabor banks, built in
 //! `f64` with `libm` (bit-identical on every target) and quantised to Q16 `i32`.
 
-use crate::error::{Error, Result, need};
+use crate::error::{Error, Result, head_mut, need};
 
 /// How a DoG kernel is normalised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +23,8 @@ pub fn dog(k: usize, sigma1: f64, sigma2: f64, norm: DogNorm, out: &mut [f64]) -
     if !(sigma1 > 0.0 && sigma2 > 0.0) || sigma1 == sigma2 {
         return Err(Error::InvalidParam("DoG sigmas must be > 0 and differ"));
     }
-    need("dog out", out, k * k)?;
-    let out = &mut out[..k * k];
+    let kk = k.checked_mul(k).ok_or(Error::Overflow("DoG size"))?;
+    let out = head_mut("dog out", out, kk)?;
     let c = (k / 2) as f64;
     let g = |s: f64, y: usize, x: usize| {
         let (dy, dx) = (y as f64 - c, x as f64 - c);
@@ -32,14 +32,12 @@ pub fn dog(k: usize, sigma1: f64, sigma2: f64, norm: DogNorm, out: &mut [f64]) -
     };
     match norm {
         DogNorm::MeanMax => {
-            for y in 0..k {
-                for x in 0..k {
-                    out[y * k + x] = (g(sigma1, y, x) / (sigma1 * sigma1)
-                        - g(sigma2, y, x) / (sigma2 * sigma2))
-                        / (2.0 * core::f64::consts::PI);
-                }
+            for (i, o) in out.iter_mut().enumerate() {
+                let (y, x) = (i / k, i % k);
+                *o = (g(sigma1, y, x) / (sigma1 * sigma1) - g(sigma2, y, x) / (sigma2 * sigma2))
+                    / (2.0 * core::f64::consts::PI);
             }
-            let mean = out.iter().sum::<f64>() / (k * k) as f64;
+            let mean = out.iter().sum::<f64>() / kk as f64;
             out.iter_mut().for_each(|v| *v -= mean);
             let max = out.iter().copied().fold(f64::MIN, f64::max);
             if max <= 0.0 {
@@ -55,10 +53,9 @@ pub fn dog(k: usize, sigma1: f64, sigma2: f64, norm: DogNorm, out: &mut [f64]) -
                     s2 += g(sigma2, y, x);
                 }
             }
-            for y in 0..k {
-                for x in 0..k {
-                    out[y * k + x] = g(sigma1, y, x) / s1 - g(sigma2, y, x) / s2;
-                }
+            for (i, o) in out.iter_mut().enumerate() {
+                let (y, x) = (i / k, i % k);
+                *o = g(sigma1, y, x) / s1 - g(sigma2, y, x) / s2;
             }
         }
     }
@@ -91,21 +88,19 @@ pub fn gabor(k: usize, p: Gabor, out: &mut [f64]) -> Result<()> {
             "Gabor sigma, lambda and gamma must be > 0",
         ));
     }
-    need("gabor out", out, k * k)?;
-    let out = &mut out[..k * k];
+    let kk = k.checked_mul(k).ok_or(Error::Overflow("Gabor size"))?;
+    let out = head_mut("gabor out", out, kk)?;
     let c = (k / 2) as f64;
     let (st, ct) = (libm::sin(p.theta), libm::cos(p.theta));
-    for y in 0..k {
-        for x in 0..k {
-            let (dx, dy) = (x as f64 - c, y as f64 - c);
-            let xr = dx * ct + dy * st;
-            let yr = -dx * st + dy * ct;
-            out[y * k + x] =
-                libm::exp(-(xr * xr + p.gamma * p.gamma * yr * yr) / (2.0 * p.sigma * p.sigma))
-                    * libm::cos(2.0 * core::f64::consts::PI * xr / p.lambda + p.psi);
-        }
+    for (i, o) in out.iter_mut().enumerate() {
+        let (y, x) = (i / k, i % k);
+        let (dx, dy) = (x as f64 - c, y as f64 - c);
+        let xr = dx * ct + dy * st;
+        let yr = -dx * st + dy * ct;
+        *o = libm::exp(-(xr * xr + p.gamma * p.gamma * yr * yr) / (2.0 * p.sigma * p.sigma))
+            * libm::cos(2.0 * core::f64::consts::PI * xr / p.lambda + p.psi);
     }
-    let mean = out.iter().sum::<f64>() / (k * k) as f64;
+    let mean = out.iter().sum::<f64>() / kk as f64;
     out.iter_mut().for_each(|v| *v -= mean);
     let l1: f64 = out.iter().map(|v| v.abs()).sum();
     if l1 <= 0.0 {
@@ -125,7 +120,7 @@ pub fn quantize(real: &[f64], out: &mut [i32]) -> Result<()> {
             return Err(Error::InvalidParam("filter value not finite or too large"));
         }
         *o = libm::round(r * 65536.0) as i32;
-        abs_sum += i64::from(o.unsigned_abs());
+        abs_sum = abs_sum.saturating_add(i64::from(o.unsigned_abs()));
     }
     if abs_sum.saturating_mul(255) > i64::from(i32::MAX) {
         return Err(Error::InvalidParam(

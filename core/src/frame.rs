@@ -128,16 +128,21 @@ pub fn seal(family: u16, buf: &mut [u8], body_len: usize) -> Result<usize> {
     let file = buf.get_mut(..total).ok_or(Error::EncodeFailed)?;
     let (head, body) = file.split_at_mut(header_len);
     let crc = CRC.checksum(body);
-    head[..4].copy_from_slice(&MAGIC);
-    if family == FAMILY_CONV_STDP {
-        head[4..6].copy_from_slice(&1u16.to_le_bytes());
-        head[6..10].copy_from_slice(&len32.to_le_bytes());
-        head[10..14].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc.to_le_bytes();
+    let len = len32.to_le_bytes();
+    let family = family.to_le_bytes();
+    let v1 = 1u16.to_le_bytes();
+    let v2 = 2u16.to_le_bytes();
+    let fields: &[&[u8]] = if header_len == HEADER_V1 {
+        &[&MAGIC, &v1, &len, &crc]
     } else {
-        head[4..6].copy_from_slice(&2u16.to_le_bytes());
-        head[6..8].copy_from_slice(&family.to_le_bytes());
-        head[8..12].copy_from_slice(&len32.to_le_bytes());
-        head[12..16].copy_from_slice(&crc.to_le_bytes());
+        &[&MAGIC, &v2, &family, &len, &crc]
+    };
+    let mut dst = head.iter_mut();
+    for f in fields {
+        for (d, s) in dst.by_ref().zip(f.iter()) {
+            *d = *s;
+        }
     }
     Ok(total)
 }

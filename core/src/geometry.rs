@@ -1,7 +1,14 @@
 //! Shapes of convolution and pooling layers, validated once so kernels can index without checks
 //! failing at run time.
+//!
+//! [`ConvGeom`] and [`PoolGeom`] have private fields: they are only built by their validating
+//! constructors (or deserialised through the same validation from [`ConvGeomRaw`] and
+//! [`PoolGeomRaw`], the plain-data forms with the same wire layout), so every value of them
+//! describes a geometry the kernels can run on. A [`Shape`] is plain data: every value is a
+//! shape (an empty one included).
 
 use crate::error::{Error, Result};
+use core::num::{NonZeroU8, NonZeroUsize};
 use serde::{Deserialize, Serialize};
 
 /// Channels × height × width of a feature map.
@@ -21,17 +28,20 @@ impl Shape {
     pub const fn new(c: u16, h: u16, w: u16) -> Self {
         Self { c, h, w }
     }
-    /// Number of elements.
+    /// Number of elements. Saturates at `usize::MAX` where the product does not fit (16-bit
+    /// and 32-bit targets), so that no buffer is ever large enough for such a shape.
     pub const fn len(&self) -> usize {
-        self.c as usize * self.h as usize * self.w as usize
+        (self.c as usize)
+            .saturating_mul(self.h as usize)
+            .saturating_mul(self.w as usize)
     }
     /// True when any dimension is zero.
     pub const fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Positions per channel.
+    /// Positions per channel (saturating, as [`len`](Self::len)).
     pub const fn plane(&self) -> usize {
-        self.h as usize * self.w as usize
+        (self.h as usize).saturating_mul(self.w as usize)
     }
 }
 
@@ -58,11 +68,11 @@ impl Padding {
     }
 }
 
-/// Geometry of a convolution without bias. Weights are laid out `[c_in][ky][kx][c_out]`: the
-/// output maps are innermost so that one input spike adds one contiguous row per kernel tap.
+/// Geometry of a convolution as plain data, before validation: the wire form of [`ConvGeom`]
+/// (same fields, same order). Turn it into a [`ConvGeom`] with `ConvGeom::try_from`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ConvGeom {
+pub struct ConvGeomRaw {
     /// Input shape (before padding).
     pub input: Shape,
     /// Output maps.
@@ -75,70 +85,84 @@ pub struct ConvGeom {
     pub pad: u8,
 }
 
+/// Geometry of a convolution without bias. Weights are laid out `[c_in][ky][kx][c_out]`: the
+/// output maps are innermost so that one input spike adds one contiguous row per kernel tap.
+///
+/// Valid by construction: built by [`new`](Self::new) or `try_from` a [`ConvGeomRaw`] (which
+/// deserialisation goes through), read with the getters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ConvGeomRaw")]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ConvGeom {
+    input: Shape,
+    out_c: u16,
+    k: u8,
+    stride: NonZeroU8,
+    pad: u8,
+}
+
+/// Output rows or columns of a window of `k` sliding with `stride` over `n + 2·pad` cells, or
+/// `None` when the window does not fit or the stride is 0.
+const fn out_len(n: u16, k: u8, stride: u8, pad: u8) -> Option<u32> {
+    let padded = n as u32 + 2 * pad as u32;
+    if stride == 0 || padded < k as u32 {
+        return None;
+    }
+    Some((padded - k as u32) / stride as u32 + 1)
+}
+
 impl ConvGeom {
-    /// Validates and builds a geometry.
+    /// Validates and builds a geometry: a non-empty input, at least one output map, kernel and
+    /// stride at least 1, a kernel no larger than the padded input, padding smaller than the
+    /// kernel, at most 65535 output rows and columns, a fan-in of at most 32767 and fewer than
+    /// 2^31 output neurons.
     pub fn new(input: Shape, out_c: u16, k: u8, stride: u8, padding: Padding) -> Result<Self> {
-        if input.is_empty() {
-            return Err(Error::InvalidParam("conv input shape is empty"));
-        }
-        if out_c == 0 {
-            return Err(Error::InvalidParam("conv output maps must be > 0"));
-        }
-        if k == 0 || stride == 0 {
-            return Err(Error::InvalidParam("conv kernel and stride must be > 0"));
-        }
-        let g = Self {
+        Self::try_from(ConvGeomRaw {
             input,
             out_c,
             k,
             stride,
             pad: padding.amount(k),
-        };
-        g.validate()?;
-        Ok(g)
+        })
     }
 
-    /// Checks a geometry (also one read from a model file).
-    pub fn validate(&self) -> Result<()> {
-        if self.input.is_empty() || self.out_c == 0 || self.k == 0 || self.stride == 0 {
-            return Err(Error::InvalidParam("conv geometry has a zero dimension"));
-        }
-        let ph = self.input.h as u32 + 2 * self.pad as u32;
-        let pw = self.input.w as u32 + 2 * self.pad as u32;
-        if ph < self.k as u32 || pw < self.k as u32 {
-            return Err(Error::InvalidParam("conv kernel larger than padded input"));
-        }
-        if self.pad >= self.k {
-            // Padding of a full kernel or more would create outputs that see only zeros.
-            return Err(Error::InvalidParam(
-                "conv padding must be smaller than the kernel",
-            ));
-        }
-        // Output rows and columns must fit the u16 of a `Shape` (they could reach
-        // 65535 + pad − k + 1 + pad), or `output()` would silently wrap.
-        if (ph - self.k as u32) / self.stride as u32 + 1 > u32::from(u16::MAX)
-            || (pw - self.k as u32) / self.stride as u32 + 1 > u32::from(u16::MAX)
-        {
-            return Err(Error::InvalidParam(
-                "conv output larger than 65535 rows or columns",
-            ));
-        }
-        // Potentials must not overflow i32: fan-in × max weight (65535) < 2^31.
-        if self.fan_in() > 32_767 {
-            return Err(Error::InvalidParam("conv fan-in exceeds 32767"));
-        }
-        if self.output().len() > u32::MAX as usize / 2 {
-            return Err(Error::InvalidParam("conv output too large"));
-        }
-        Ok(())
+    /// Input shape (before padding).
+    pub const fn input(&self) -> Shape {
+        self.input
+    }
+    /// Output maps.
+    pub const fn out_c(&self) -> u16 {
+        self.out_c
+    }
+    /// Square kernel size.
+    pub const fn k(&self) -> u8 {
+        self.k
+    }
+    /// Stride (at least 1).
+    pub const fn stride(&self) -> u8 {
+        self.stride.get()
+    }
+    /// Stride as a non-zero number (divisions by it need no zero check).
+    #[inline]
+    pub(crate) fn stride_nz(&self) -> NonZeroUsize {
+        NonZeroUsize::from(self.stride)
+    }
+    /// Zeros on each side of the input (smaller than the kernel).
+    pub const fn pad(&self) -> u8 {
+        self.pad
     }
 
     /// Output shape.
     pub const fn output(&self) -> Shape {
-        let ph = self.input.h as u32 + 2 * self.pad as u32;
-        let pw = self.input.w as u32 + 2 * self.pad as u32;
-        let oh = (ph - self.k as u32) / self.stride as u32 + 1;
-        let ow = (pw - self.k as u32) / self.stride as u32 + 1;
+        // Validated: the stride is non-zero and the kernel fits, so both are `Some`.
+        let oh = match out_len(self.input.h, self.k, self.stride.get(), self.pad) {
+            Some(v) => v,
+            None => 0,
+        };
+        let ow = match out_len(self.input.w, self.k, self.stride.get(), self.pad) {
+            Some(v) => v,
+            None => 0,
+        };
         Shape::new(self.out_c, oh as u16, ow as u16)
     }
 
@@ -152,17 +176,93 @@ impl ConvGeom {
         self.fan_in() * self.out_c as usize
     }
 
-    /// Index of synapse `(c, ky, kx)` in the fan-in (row of the weight matrix).
+    /// Index of synapse `(c, ky, kx)` in the fan-in (row of the weight matrix). Meaningful for
+    /// `c < input().c` and `ky, kx < k()`; other arguments give an index outside the fan-in
+    /// (arithmetic wraps instead of overflowing).
     #[inline]
     pub const fn syn(&self, c: usize, ky: usize, kx: usize) -> usize {
-        (c * self.k as usize + ky) * self.k as usize + kx
+        let k = self.k as usize;
+        c.wrapping_mul(k)
+            .wrapping_add(ky)
+            .wrapping_mul(k)
+            .wrapping_add(kx)
     }
 }
 
-/// Geometry of max pooling over spikes. Padded cells never win.
+impl TryFrom<ConvGeomRaw> for ConvGeom {
+    type Error = Error;
+
+    fn try_from(r: ConvGeomRaw) -> Result<Self> {
+        if r.input.is_empty() {
+            return Err(Error::Zero("conv input dimensions"));
+        }
+        if r.out_c == 0 {
+            return Err(Error::Zero("conv output maps"));
+        }
+        if r.k == 0 {
+            return Err(Error::Zero("conv kernel"));
+        }
+        let Some(stride) = NonZeroU8::new(r.stride) else {
+            return Err(Error::Zero("conv stride"));
+        };
+        let (Some(oh), Some(ow)) = (
+            out_len(r.input.h, r.k, r.stride, r.pad),
+            out_len(r.input.w, r.k, r.stride, r.pad),
+        ) else {
+            return Err(Error::KernelTooLarge {
+                what: "conv kernel",
+                k: r.k,
+                padded: u32::from(r.input.h.min(r.input.w)) + 2 * u32::from(r.pad),
+            });
+        };
+        if r.pad >= r.k {
+            // Padding of a full kernel or more would create outputs that see only zeros.
+            return Err(Error::InvalidParam(
+                "conv padding must be smaller than the kernel",
+            ));
+        }
+        // Output rows and columns must fit the u16 of a `Shape` (they could reach
+        // 65535 + pad − k + 1 + pad), or `output()` would silently wrap.
+        if oh > u32::from(u16::MAX) || ow > u32::from(u16::MAX) {
+            return Err(Error::InvalidParam(
+                "conv output larger than 65535 rows or columns",
+            ));
+        }
+        let g = Self {
+            input: r.input,
+            out_c: r.out_c,
+            k: r.k,
+            stride,
+            pad: r.pad,
+        };
+        // Potentials must not overflow i32: fan-in × max weight (65535) < 2^31.
+        if g.fan_in() > 32_767 {
+            return Err(Error::InvalidParam("conv fan-in exceeds 32767"));
+        }
+        if g.output().len() > u32::MAX as usize / 2 {
+            return Err(Error::InvalidParam("conv output too large"));
+        }
+        Ok(g)
+    }
+}
+
+impl From<ConvGeom> for ConvGeomRaw {
+    fn from(g: ConvGeom) -> Self {
+        Self {
+            input: g.input,
+            out_c: g.out_c,
+            k: g.k,
+            stride: g.stride.get(),
+            pad: g.pad,
+        }
+    }
+}
+
+/// Geometry of max pooling as plain data, before validation: the wire form of [`PoolGeom`]
+/// (same fields, same order). Turn it into a [`PoolGeom`] with `PoolGeom::try_from`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct PoolGeom {
+pub struct PoolGeomRaw {
     /// Input shape.
     pub input: Shape,
     /// Window size.
@@ -173,50 +273,119 @@ pub struct PoolGeom {
     pub pad: u8,
 }
 
+/// Geometry of max pooling over spikes. Padded cells never win.
+///
+/// Valid by construction: built by [`new`](Self::new) or `try_from` a [`PoolGeomRaw`] (which
+/// deserialisation goes through), read with the getters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "PoolGeomRaw")]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PoolGeom {
+    input: Shape,
+    k: u8,
+    stride: NonZeroU8,
+    pad: u8,
+}
+
 impl PoolGeom {
-    /// Validates and builds a pooling geometry.
+    /// Validates and builds a pooling geometry: a non-empty input, window and stride at least 1,
+    /// padding smaller than the window, a window no larger than the padded input and at most
+    /// 65535 output rows and columns.
     pub fn new(input: Shape, k: u8, stride: u8, pad: u8) -> Result<Self> {
-        let g = Self {
+        Self::try_from(PoolGeomRaw {
             input,
             k,
             stride,
             pad,
-        };
-        g.validate()?;
-        Ok(g)
+        })
     }
 
-    /// Checks a geometry.
-    pub fn validate(&self) -> Result<()> {
-        if self.input.is_empty() || self.k == 0 || self.stride == 0 {
-            return Err(Error::InvalidParam("pool geometry has a zero dimension"));
-        }
-        if self.pad >= self.k {
-            return Err(Error::InvalidParam(
-                "pool padding must be smaller than the window",
-            ));
-        }
-        let ph = self.input.h as u32 + 2 * self.pad as u32;
-        let pw = self.input.w as u32 + 2 * self.pad as u32;
-        if ph < self.k as u32 || pw < self.k as u32 {
-            return Err(Error::InvalidParam("pool window larger than padded input"));
-        }
-        if (ph - self.k as u32) / self.stride as u32 + 1 > u32::from(u16::MAX)
-            || (pw - self.k as u32) / self.stride as u32 + 1 > u32::from(u16::MAX)
-        {
-            return Err(Error::InvalidParam(
-                "pool output larger than 65535 rows or columns",
-            ));
-        }
-        Ok(())
+    /// Input shape.
+    pub const fn input(&self) -> Shape {
+        self.input
+    }
+    /// Window size.
+    pub const fn k(&self) -> u8 {
+        self.k
+    }
+    /// Stride (at least 1).
+    pub const fn stride(&self) -> u8 {
+        self.stride.get()
+    }
+    /// Stride as a non-zero number (divisions by it need no zero check).
+    #[inline]
+    pub(crate) fn stride_nz(&self) -> NonZeroUsize {
+        NonZeroUsize::from(self.stride)
+    }
+    /// Padding on each side (smaller than the window).
+    pub const fn pad(&self) -> u8 {
+        self.pad
     }
 
     /// Output shape.
     pub const fn output(&self) -> Shape {
-        let ph = self.input.h as u32 + 2 * self.pad as u32;
-        let pw = self.input.w as u32 + 2 * self.pad as u32;
-        let oh = (ph - self.k as u32) / self.stride as u32 + 1;
-        let ow = (pw - self.k as u32) / self.stride as u32 + 1;
+        // Validated: the stride is non-zero and the window fits, so both are `Some`.
+        let oh = match out_len(self.input.h, self.k, self.stride.get(), self.pad) {
+            Some(v) => v,
+            None => 0,
+        };
+        let ow = match out_len(self.input.w, self.k, self.stride.get(), self.pad) {
+            Some(v) => v,
+            None => 0,
+        };
         Shape::new(self.input.c, oh as u16, ow as u16)
+    }
+}
+
+impl TryFrom<PoolGeomRaw> for PoolGeom {
+    type Error = Error;
+
+    fn try_from(r: PoolGeomRaw) -> Result<Self> {
+        if r.input.is_empty() {
+            return Err(Error::Zero("pool input dimensions"));
+        }
+        if r.k == 0 {
+            return Err(Error::Zero("pool window"));
+        }
+        let Some(stride) = NonZeroU8::new(r.stride) else {
+            return Err(Error::Zero("pool stride"));
+        };
+        if r.pad >= r.k {
+            return Err(Error::InvalidParam(
+                "pool padding must be smaller than the window",
+            ));
+        }
+        let (Some(oh), Some(ow)) = (
+            out_len(r.input.h, r.k, r.stride, r.pad),
+            out_len(r.input.w, r.k, r.stride, r.pad),
+        ) else {
+            return Err(Error::KernelTooLarge {
+                what: "pool window",
+                k: r.k,
+                padded: u32::from(r.input.h.min(r.input.w)) + 2 * u32::from(r.pad),
+            });
+        };
+        if oh > u32::from(u16::MAX) || ow > u32::from(u16::MAX) {
+            return Err(Error::InvalidParam(
+                "pool output larger than 65535 rows or columns",
+            ));
+        }
+        Ok(Self {
+            input: r.input,
+            k: r.k,
+            stride,
+            pad: r.pad,
+        })
+    }
+}
+
+impl From<PoolGeom> for PoolGeomRaw {
+    fn from(g: PoolGeom) -> Self {
+        Self {
+            input: g.input,
+            k: g.k,
+            stride: g.stride.get(),
+            pad: g.pad,
+        }
     }
 }

@@ -13,7 +13,7 @@
 //! is exact integer arithmetic with the rounding rule documented on the method, so the host, the
 //! GPU and the firmware agree bit for bit.
 
-use crate::error::{Error, Result, need};
+use crate::error::{Error, Result, head, head_mut, need};
 use crate::rng::Rng;
 use crate::spikes::{self, NEVER, bit, set_bit};
 
@@ -172,15 +172,16 @@ impl AdaptiveThreshold {
 pub fn spiked_maps(t_first: &[u8], maps: usize, plane: usize, out: &mut [u32]) -> Result<usize> {
     let n = maps
         .checked_mul(plane)
-        .ok_or(Error::InvalidParam("maps × plane overflows"))?;
-    need("t_first", t_first, n)?;
-    need("spiked maps", out, spikes::words(maps))?;
-    out[..spikes::words(maps)].fill(0);
+        .ok_or(Error::Overflow("maps × plane"))?;
+    let t_first = head("t_first", t_first, n)?;
+    let out = head_mut("spiked maps", out, spikes::words(maps))?;
+    out.fill(0);
     let mut count = 0;
     for c in 0..maps {
-        if t_first[c * plane..(c + 1) * plane]
-            .iter()
-            .any(|&t| t != NEVER)
+        // In bounds: `(c + 1) · plane <= maps · plane = n`.
+        if t_first
+            .get(c * plane..(c + 1) * plane)
+            .is_some_and(|cells| cells.iter().any(|&t| t != NEVER))
         {
             set_bit(out, c);
             count += 1;
@@ -303,9 +304,8 @@ pub fn dead_maps(
     min_samples: u32,
     out: &mut [u32],
 ) -> Result<usize> {
-    let w = spikes::words(counts.len());
-    need("dead maps", out, w)?;
-    out[..w].fill(0);
+    let out = head_mut("dead maps", out, spikes::words(counts.len()))?;
+    out.fill(0);
     let mut n = 0;
     for (c, &k) in counts.iter().enumerate() {
         if is_dead(k, samples, min_rate_q16, min_samples) {

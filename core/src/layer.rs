@@ -5,12 +5,13 @@
 //! times `[map][row][col]` (like every spike-time map, so a layer's output is the next layer's
 //! input).
 
-use crate::conv::{WeightRow, scatter};
-use crate::error::{Error, Result, need};
+use crate::conv::{WeightRow, scatter_in};
+use crate::error::{Error, Result, head, head_mut, need};
 use crate::geometry::{ConvGeom, PoolGeom};
 use crate::spikes::{self, NEVER, ones, set_bit, sort_events, spiking_mask};
 use crate::stdp::{StdpParams, apply, is_ltp};
 use crate::wta::{Winner, WtaParams, pack, unpack_flat, unpack_v};
+use core::num::NonZeroUsize;
 use serde::{Deserialize, Serialize};
 
 /// Membrane dynamics. Every model spikes when `V ≥ θ` and resets to 0.
@@ -31,30 +32,72 @@ pub enum NeuronKind {
     },
 }
 
-/// Neuron model of a layer.
+/// Neuron model as plain data, before validation: the wire form of [`NeuronParams`] (same
+/// fields, same order). Turn it into [`NeuronParams`] with `NeuronParams::try_from`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct NeuronParams {
+pub struct NeuronParamsRaw {
     /// Dynamics.
     pub kind: NeuronKind,
     /// A neuron that fired cannot fire again within the sample.
     pub fire_once: bool,
 }
 
+/// Neuron model of a layer.
+///
+/// Valid by construction: built by [`new`](Self::new) or `try_from` a [`NeuronParamsRaw`]
+/// (which deserialisation goes through), read with the getters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "NeuronParamsRaw")]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NeuronParams {
+    kind: NeuronKind,
+    fire_once: bool,
+}
+
 impl NeuronParams {
-    /// Checks the parameters.
-    pub fn validate(&self) -> Result<()> {
-        match self.kind {
-            NeuronKind::LifSub { leak } if leak < 0 => {
-                Err(Error::InvalidParam("subtractive leak must be >= 0"))
-            }
-            _ => Ok(()),
-        }
+    /// Validates and builds a neuron model (a subtractive leak must be `>= 0`); with
+    /// `fire_once` a neuron that fired cannot fire again within the sample.
+    pub fn new(kind: NeuronKind, fire_once: bool) -> Result<Self> {
+        Self::try_from(NeuronParamsRaw { kind, fire_once })
+    }
+    /// Dynamics.
+    pub const fn kind(&self) -> NeuronKind {
+        self.kind
+    }
+    /// A neuron that fired cannot fire again within the sample.
+    pub const fn fire_once(&self) -> bool {
+        self.fire_once
     }
     /// One time-free pass gives the exact spiking set (no leak: potentials only grow until the
     /// first spike, so a neuron spikes at some step iff its final sum reaches threshold).
     pub const fn time_free(&self) -> bool {
         matches!(self.kind, NeuronKind::If)
+    }
+}
+
+impl TryFrom<NeuronParamsRaw> for NeuronParams {
+    type Error = Error;
+
+    fn try_from(r: NeuronParamsRaw) -> Result<Self> {
+        match r.kind {
+            NeuronKind::LifSub { leak } if leak < 0 => {
+                Err(Error::InvalidParam("subtractive leak must be >= 0"))
+            }
+            kind => Ok(Self {
+                kind,
+                fire_once: r.fire_once,
+            }),
+        }
+    }
+}
+
+impl From<NeuronParams> for NeuronParamsRaw {
+    fn from(p: NeuronParams) -> Self {
+        Self {
+            kind: p.kind,
+            fire_once: p.fire_once,
+        }
     }
 }
 
@@ -130,84 +173,81 @@ pub fn simulate<W: WeightRow + ?Sized>(
 ) -> Result<SimOutcome> {
     let out = g.output();
     let (m, plane, n) = (out.c as usize, out.plane(), out.len());
+    let wp = spikes::words(plane);
     validate_thresholds(theta, m)?;
-    neuron.validate()?;
     if w.len() < g.n_weights() {
         return Err(Error::ShapeMismatch(
             "weights shorter than the conv geometry",
         ));
     }
-    need("input", input, g.input.len())?;
-    need("v", s.v, n)?;
-    need("t_first", s.t_first, n)?;
-    need("pos_first", s.pos_first, plane)?;
-    need("touched", s.touched, spikes::words(plane))?;
-    need("excl_pos", s.excl_pos, spikes::words(plane))?;
-    need("excl_map", s.excl_map, spikes::words(m))?;
-    let pointwise = wta.is_some_and(|p| p.pointwise);
-    if let Some(p) = wta {
-        p.validate()?;
-        need("cand", s.cand, if pointwise { plane } else { n })?;
-        need("winners", winners, p.k as usize)?;
-    }
-    s.v[..n].fill(0);
-    s.t_first[..n].fill(NEVER);
-    s.pos_first[..plane].fill(NEVER);
-    s.touched[..spikes::words(plane)].fill(0);
-    s.excl_pos[..spikes::words(plane)].fill(0);
-    s.excl_map[..spikes::words(m)].fill(0);
-    let input = &input[..g.input.len()];
-    sort_events(input, steps, s.order, s.starts)?;
+    // Every buffer is cut to the length the layer uses; indices below stay inside these
+    // lengths (a validated geometry bounds them), and `get` turns any slip into a skipped cell
+    // instead of a panic.
+    let input = head("input", input, g.input().len())?;
+    let v = head_mut("v", &mut *s.v, n)?;
+    let t_first = head_mut("t_first", &mut *s.t_first, n)?;
+    let pos_first = head_mut("pos_first", &mut *s.pos_first, plane)?;
+    let touched = head_mut("touched", &mut *s.touched, wp)?;
+    let excl_pos = head_mut("excl_pos", &mut *s.excl_pos, wp)?;
+    let excl_map = head_mut("excl_map", &mut *s.excl_map, spikes::words(m))?;
+    let pointwise = wta.is_some_and(|p| p.pointwise());
+    let cand: &mut [u64] = match wta {
+        Some(p) => {
+            let cand = head_mut("cand", &mut *s.cand, if pointwise { plane } else { n })?;
+            need("winners", winners, p.k() as usize)?;
+            cand
+        }
+        None => &mut [],
+    };
+    v.fill(0);
+    t_first.fill(NEVER);
+    pos_first.fill(NEVER);
+    touched.fill(0);
+    excl_pos.fill(0);
+    excl_map.fill(0);
+    let n_events = sort_events(input, steps, s.order, s.starts)?;
+    let order = head("order", &*s.order, n_events)?;
+    let starts = head("starts", &*s.starts, steps as usize + 1)?;
 
-    let in_plane = g.input.plane();
-    let in_w = g.input.w as usize;
+    let in_plane = g.input().plane();
+    let in_w = g.input().w as usize;
     let ow = out.w as usize;
     let mut res = SimOutcome::default();
     let time_free = neuron.time_free();
     for t in 0..steps {
         // Leak first (it acts on every neuron), then the step's input, then the clamp at 0.
-        match neuron.kind {
+        match neuron.kind() {
             NeuronKind::If => {}
-            NeuronKind::LifSub { leak } => s.v[..n]
-                .iter_mut()
-                .for_each(|x| *x = x.saturating_sub(leak)),
-            NeuronKind::LifMul { beta } => s.v[..n]
+            NeuronKind::LifSub { leak } => v.iter_mut().for_each(|x| *x = x.saturating_sub(leak)),
+            NeuronKind::LifMul { beta } => v
                 .iter_mut()
                 .for_each(|x| *x = ((i64::from(*x) * i64::from(beta)) >> 16) as i32),
         }
-        let (a, b) = (
-            s.starts[t as usize] as usize,
-            s.starts[t as usize + 1] as usize,
-        );
-        for &idx in &s.order[a..b] {
+        let (a, b) = match (starts.get(t as usize), starts.get(t as usize + 1)) {
+            (Some(&a), Some(&b)) => (a as usize, b as usize),
+            _ => (0, 0),
+        };
+        for &idx in order.get(a..b).unwrap_or(&[]) {
             let idx = idx as usize;
             let (c, r) = (idx / in_plane, idx % in_plane);
-            scatter(
-                g,
-                w,
-                c,
-                r / in_w,
-                r % in_w,
-                &mut s.v[..n],
-                Some(&mut *s.touched),
-            );
+            scatter_in(g, w, c, r / in_w, r % in_w, v, Some(&mut *touched));
         }
-        res.events += (b - a) as u32;
+        res.events += b.saturating_sub(a) as u32;
 
         // Spikes. Without leak only positions that received input can cross threshold.
         let mut nc = 0usize;
         let (mut wi, mut bits, mut dense) = (0usize, 0u32, 0usize);
         if !time_free {
-            s.touched[..spikes::words(plane)].fill(0);
+            touched.fill(0);
         }
         'positions: loop {
             let pos = if time_free {
                 while bits == 0 {
-                    if wi >= spikes::words(plane) {
+                    let Some(word) = touched.get_mut(wi) else {
                         break 'positions;
-                    }
-                    bits = s.touched[wi];
-                    s.touched[wi] = 0;
+                    };
+                    bits = *word;
+                    *word = 0;
                     wi += 1;
                 }
                 let p = (wi - 1) * 32 + bits.trailing_zeros() as usize;
@@ -220,89 +260,105 @@ pub fn simulate<W: WeightRow + ?Sized>(
                 dense += 1;
                 dense - 1
             };
-            let blocked = pointwise && s.pos_first[pos] < t;
+            let blocked = pointwise && pos_first.get(pos).is_some_and(|&f| f < t);
             let mut best: Option<(i32, usize)> = None;
             let mut any_first = false;
-            let row = &mut s.v[pos * m..pos * m + m];
+            // In bounds: `pos < plane`, so `(pos + 1) · m <= n`.
+            let Some(row) = v.get_mut(pos * m..pos * m + m) else {
+                continue;
+            };
             if !time_free {
                 row.iter_mut().for_each(|x| *x = (*x).max(0));
             }
             // Threshold test 32 maps at a time into a bit mask (vectorises); then visit only the
             // neurons at or above threshold, in ascending map order.
-            for blk in 0..m.div_ceil(32) {
-                let lo = blk * 32;
-                let hi = (lo + 32).min(m);
+            for (blk, (vc, tc)) in row.chunks_mut(32).zip(theta.chunks(32)).enumerate() {
                 let mut mask = 0u32;
-                for (i, (&v, &th)) in row[lo..hi].iter().zip(&theta[lo..hi]).enumerate() {
+                for (i, (&v, &th)) in vc.iter().zip(tc).enumerate() {
                     mask |= u32::from(v >= th) << i;
                 }
                 while mask != 0 {
-                    let mi = lo + mask.trailing_zeros() as usize;
+                    let li = mask.trailing_zeros() as usize;
                     mask &= mask - 1;
-                    let ti = mi * plane + pos;
-                    let first = s.t_first[ti] == NEVER;
-                    if !first && neuron.fire_once {
+                    let mi = blk * 32 + li;
+                    // In bounds: `mi < m`, `pos < plane`; `li < vc.len()` (a set mask bit).
+                    let (Some(tf), Some(cell)) =
+                        (t_first.get_mut(mi * plane + pos), vc.get_mut(li))
+                    else {
+                        continue;
+                    };
+                    let first = *tf == NEVER;
+                    if !first && neuron.fire_once() {
                         continue;
                     }
-                    let pre = row[mi];
-                    row[mi] = 0;
+                    let pre = *cell;
+                    *cell = 0;
                     if !first {
                         continue;
                     }
-                    s.t_first[ti] = t;
-                    res.spikes += 1;
+                    *tf = t;
+                    res.spikes = res.spikes.saturating_add(1);
                     any_first = true;
                     if wta.is_some() {
                         if pointwise {
                             if !blocked && best.is_none_or(|(bv, _)| pre > bv) {
                                 best = Some((pre, mi));
                             }
-                        } else {
-                            s.cand[nc] = pack(pre, (mi * plane + pos) as u32);
+                        } else if let Some(slot) = cand.get_mut(nc) {
+                            // In bounds: at most one candidate per neuron and step, `nc < n`.
+                            *slot = pack(pre, (mi * plane + pos) as u32);
                             nc += 1;
                         }
                     }
                 }
             }
-            if let Some((bv, bm)) = best {
-                s.cand[nc] = pack(bv, (bm * plane + pos) as u32);
+            if let Some((bv, bm)) = best
+                && let Some(slot) = cand.get_mut(nc)
+            {
+                // In bounds: at most one candidate per position and step, `nc < plane`.
+                *slot = pack(bv, (bm * plane + pos) as u32);
                 nc += 1;
             }
-            if any_first && s.pos_first[pos] == NEVER {
-                s.pos_first[pos] = t;
+            if any_first
+                && let Some(f) = pos_first.get_mut(pos)
+                && *f == NEVER
+            {
+                *f = t;
             }
         }
 
         // Competition among this step's first spikes.
         res.steps_run = t + 1;
         if let Some(p) = wta {
-            let k = p.k as usize;
+            let k = p.k() as usize;
             if res.winners < k && nc > 0 {
-                let cand = &mut s.cand[..nc];
+                let cand = cand.get_mut(..nc).unwrap_or(&mut []);
                 cand.sort_unstable_by(|x, y| y.cmp(x));
                 let r = p.effective_radius() as usize;
                 for &c in cand.iter() {
                     let flat = unpack_flat(c) as usize;
                     let (mi, pos) = (flat / plane, flat % plane);
-                    if (p.per_map() && spikes::bit(s.excl_map, mi)) || spikes::bit(s.excl_pos, pos)
-                    {
+                    if (p.per_map() && spikes::bit(excl_map, mi)) || spikes::bit(excl_pos, pos) {
                         continue;
                     }
                     let (y, x) = (pos / ow, pos % ow);
-                    winners[res.winners] = Winner {
-                        map: mi as u16,
-                        y: y as u16,
-                        x: x as u16,
-                        t,
-                        v: unpack_v(c),
-                    };
+                    // In bounds: `res.winners < k <= winners.len()` (checked above).
+                    if let Some(slot) = winners.get_mut(res.winners) {
+                        *slot = Winner {
+                            map: mi as u16,
+                            y: y as u16,
+                            x: x as u16,
+                            t,
+                            v: unpack_v(c),
+                        };
+                    }
                     res.winners += 1;
                     if p.per_map() {
-                        set_bit(s.excl_map, mi);
+                        set_bit(excl_map, mi);
                     }
                     for yy in y.saturating_sub(r)..(y + r + 1).min(out.h as usize) {
                         for xx in x.saturating_sub(r)..(x + r + 1).min(ow) {
-                            set_bit(s.excl_pos, yy * ow + xx);
+                            set_bit(excl_pos, yy * ow + xx);
                         }
                     }
                     if res.winners == k {
@@ -310,7 +366,7 @@ pub fn simulate<W: WeightRow + ?Sized>(
                     }
                 }
             }
-            let maps_done = p.per_map() && ones(&s.excl_map[..spikes::words(m)]).count() >= m;
+            let maps_done = p.per_map() && ones(excl_map).count() >= m;
             if early_stop && (res.winners == k || maps_done) {
                 break;
             }
@@ -332,30 +388,30 @@ pub fn stdp_update(
 ) -> Result<()> {
     check_stdp(g, w, input, winners)?;
     winners.sort_unstable_by_key(|x| x.map);
-    let m = g.out_c as usize;
-    let k = g.k as usize;
-    let mut i = 0;
-    while i < winners.len() {
-        let map = winners[i].map as usize;
-        let mut j = i;
-        while j < winners.len() && winners[j].map as usize == map {
-            j += 1;
-        }
-        let group = &winners[i..j];
-        for c in 0..g.input.c as usize {
+    let m = g.out_c() as usize;
+    let k = g.k() as usize;
+    for group in winners.chunk_by(|a, b| a.map == b.map) {
+        let Some(map) = group.first().map(|x| x.map as usize) else {
+            continue;
+        };
+        for c in 0..g.input().c as usize {
             for ky in 0..k {
                 for kx in 0..k {
-                    let wi = g.syn(c, ky, kx) * m + map;
-                    let w0 = w[wi];
-                    let d = group
+                    // In bounds: `syn < fan_in`, `map < m` (checked), `w` holds `fan_in · m`.
+                    let Some(wc) = w.get_mut(g.syn(c, ky, kx) * m + map) else {
+                        continue;
+                    };
+                    let w0 = *wc;
+                    // Summed wide: each change is at most 2^16 in magnitude, so no slice of
+                    // winners that fits in memory overflows an `i64`.
+                    let d: i64 = group
                         .iter()
-                        .map(|win| winner_delta(g, input, win, c, ky, kx, w0, p))
+                        .map(|win| i64::from(winner_delta(g, input, win, c, ky, kx, w0, p)))
                         .sum();
-                    w[wi] = apply(w0, d);
+                    *wc = apply(w0, d.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32);
                 }
             }
         }
-        i = j;
     }
     Ok(())
 }
@@ -365,7 +421,7 @@ pub fn stdp_update(
 /// sample of a batch, [`apply_accumulated`] applies the sums: the winners of all the batch's
 /// samples combine from the same weights, as the winners of one map do within a sample, so a
 /// batch of one sample is exactly [`stdp_update`]. Each `|change|` is at most 65,536, so `acc`
-/// cannot overflow below 32,768 winners per batch.
+/// cannot overflow below 32,768 winners per batch (beyond, the sums saturate).
 pub fn stdp_accumulate(
     g: &ConvGeom,
     w: &[u16],
@@ -374,8 +430,8 @@ pub fn stdp_accumulate(
     p: &StdpParams,
     acc: &mut [i32],
 ) -> Result<()> {
-    need("accumulator", acc, g.n_weights())?;
-    stdp_accumulate_rows(g, w, input, winners, p, 0, &mut acc[..g.n_weights()])
+    let acc = head_mut("accumulator", acc, g.n_weights())?;
+    stdp_accumulate_rows(g, w, input, winners, p, 0, acc)
 }
 
 /// [`stdp_accumulate`] for the synapses `first..first + acc.len() / maps` only (`acc` holds
@@ -391,10 +447,13 @@ pub fn stdp_accumulate_rows(
     acc: &mut [i32],
 ) -> Result<()> {
     check_stdp(g, w, input, winners)?;
-    let m = g.out_c as usize;
-    let k = g.k as usize;
-    let fan = g.n_weights() / m.max(1);
-    if m == 0 || !acc.len().is_multiple_of(m) || first + acc.len() / m > fan {
+    let m = g.out_c() as usize;
+    let k = g.k() as usize;
+    if !acc.len().is_multiple_of(m)
+        || first
+            .checked_add(acc.len() / m)
+            .is_none_or(|end| end > g.fan_in())
+    {
         return Err(Error::ShapeMismatch(
             "accumulator rows outside the layer's synapses",
         ));
@@ -402,10 +461,16 @@ pub fn stdp_accumulate_rows(
     for (r, row) in acc.chunks_exact_mut(m).enumerate() {
         let syn = first + r;
         let (c, ky, kx) = (syn / (k * k), (syn / k) % k, syn % k);
-        let wr = &w[syn * m..(syn + 1) * m];
+        // In bounds: `syn < fan_in`, and `w` holds `fan_in · m` weights (checked).
+        let Some(wr) = w.get(syn * m..(syn + 1) * m) else {
+            continue;
+        };
         for win in winners {
             let map = win.map as usize;
-            row[map] += winner_delta(g, input, win, c, ky, kx, wr[map], p);
+            // In bounds: `map < m` (checked).
+            if let (Some(a), Some(&w0)) = (row.get_mut(map), wr.get(map)) {
+                *a = a.saturating_add(winner_delta(g, input, win, c, ky, kx, w0, p));
+            }
         }
     }
     Ok(())
@@ -427,11 +492,11 @@ pub fn apply_accumulated(w: &mut [u16], acc: &mut [i32]) -> Result<()> {
 
 fn check_stdp(g: &ConvGeom, w: &[u16], input: &[u8], winners: &[Winner]) -> Result<()> {
     need("weights", w, g.n_weights())?;
-    need("input", input, g.input.len())?;
+    need("input", input, g.input().len())?;
     let out = g.output();
     if winners
         .iter()
-        .any(|x| x.map >= g.out_c || x.y >= out.h || x.x >= out.w)
+        .any(|x| x.map >= g.out_c() || x.y >= out.h || x.x >= out.w)
     {
         return Err(Error::InvalidParam("winner outside the layer"));
     }
@@ -452,22 +517,27 @@ fn winner_delta(
     w0: u16,
     p: &StdpParams,
 ) -> i32 {
-    let (s, pad) = (g.stride as usize, g.pad as usize);
-    let (h, wd) = (g.input.h as usize, g.input.w as usize);
+    let (s, pad) = (g.stride() as usize, g.pad() as usize);
+    let (h, wd) = (g.input().h as usize, g.input().w as usize);
     let py = win.y as usize * s + ky;
     let px = win.x as usize * s + kx;
     let pre = if py < pad || px < pad || py - pad >= h || px - pad >= wd {
         NEVER
     } else {
-        input[(c * h + py - pad) * wd + px - pad]
+        // In bounds: `c < channels`, `py − pad < h`, `px − pad < w` (checked input length).
+        input
+            .get((c * h + py - pad) * wd + px - pad)
+            .copied()
+            .unwrap_or(NEVER)
     };
     p.delta(w0, is_ltp(pre, win.t))
 }
 
 /// Output rows (or columns) `[lo, hi)` whose window contains padded coordinate `p`.
 #[inline]
-pub(crate) fn reach(p: usize, k: usize, s: usize, out: usize) -> (usize, usize) {
-    // Strides are almost always powers of two: shifts instead of two divisions per call.
+pub(crate) fn reach(p: usize, k: usize, s: NonZeroUsize, out: usize) -> (usize, usize) {
+    // Strides are almost always powers of two: shifts instead of two divisions per call. The
+    // stride is non-zero by type, so the divisions need no zero check.
     let div = |a: usize| {
         if s.is_power_of_two() {
             a >> s.trailing_zeros()
@@ -475,7 +545,11 @@ pub(crate) fn reach(p: usize, k: usize, s: usize, out: usize) -> (usize, usize) 
             a / s
         }
     };
-    let lo = if p + 1 > k { div(p + 1 - k + s - 1) } else { 0 };
+    let lo = if p + 1 > k {
+        div(p + 1 - k + s.get() - 1)
+    } else {
+        0
+    };
     let hi = (div(p) + 1).min(out);
     (lo, hi.max(lo))
 }
@@ -502,31 +576,36 @@ pub fn forward_final<W: WeightRow + ?Sized>(
             "weights shorter than the conv geometry",
         ));
     }
-    need("input", input, g.input.len())?;
-    need("v_row", v_row, ow * m)?;
+    let input = head("input", input, g.input().len())?;
+    let v_row = head_mut("v_row", v_row, ow * m)?;
     let o = match pool {
         Some(p) => {
-            if p.input != co {
+            if p.input() != co {
                 return Err(Error::ShapeMismatch("pool input differs from conv output"));
             }
             p.output()
         }
         None => co,
     };
-    need("output", out, o.len())?;
-    out[..o.len()].fill(NEVER);
-    let (k, s, pad) = (g.k as usize, g.stride as usize, g.pad as usize);
-    let (h, wd) = (g.input.h as usize, g.input.w as usize);
-    let v_row = &mut v_row[..ow * m];
+    let out = head_mut("output", out, o.len())?;
+    out.fill(NEVER);
+    let (k, snz, pad) = (g.k() as usize, g.stride_nz(), g.pad() as usize);
+    let s = snz.get();
+    let (h, wd) = (g.input().h as usize, g.input().w as usize);
+    // Row and cell indices below stay inside the buffers cut to length above (a validated
+    // geometry bounds them); `get` turns any slip into a skipped row instead of a panic.
     for oy in 0..oh {
         v_row.fill(0);
-        for c in 0..g.input.c as usize {
+        for c in 0..g.input().c as usize {
             for ky in 0..k {
                 let py = oy * s + ky;
                 if py < pad || py - pad >= h {
                     continue;
                 }
-                let row = &input[(c * h + py - pad) * wd..(c * h + py - pad + 1) * wd];
+                let r0 = (c * h + py - pad) * wd;
+                let Some(row) = input.get(r0..r0 + wd) else {
+                    continue;
+                };
                 // Spiking columns as a bit mask, 64 at a time: a branch-free scan, then a visit
                 // of the spikes only (a branch per cell mispredicts on sparse random input).
                 for (chunk, cells) in row.chunks(64).enumerate() {
@@ -535,7 +614,7 @@ pub fn forward_final<W: WeightRow + ?Sized>(
                         let ix = chunk * 64 + mask.trailing_zeros() as usize;
                         mask &= mask - 1;
                         let px = ix + pad;
-                        let (x0, x1) = reach(px, k, s, ow);
+                        let (x0, x1) = reach(px, k, snz, ow);
                         if x0 >= x1 {
                             continue;
                         }
@@ -543,14 +622,15 @@ pub fn forward_final<W: WeightRow + ?Sized>(
                             // Reversed columns: kx and the slot grow together, so the spike's
                             // whole kernel row is one contiguous add of (x1 − x0)·m lanes.
                             let (r0, kx0) = (ow - x1, px + 1 - x1);
-                            w.add_row(
-                                g.syn(c, ky, kx0) * m,
-                                &mut v_row[r0 * m..(r0 + x1 - x0) * m],
-                            );
+                            if let Some(dst) = v_row.get_mut(r0 * m..(r0 + x1 - x0) * m) {
+                                w.add_row(g.syn(c, ky, kx0) * m, dst);
+                            }
                         } else {
                             for ox in x0..x1 {
                                 let kx = px - ox * s;
-                                w.add_row(g.syn(c, ky, kx) * m, &mut v_row[ox * m..ox * m + m]);
+                                if let Some(dst) = v_row.get_mut(ox * m..ox * m + m) {
+                                    w.add_row(g.syn(c, ky, kx) * m, dst);
+                                }
                             }
                         }
                     }
@@ -561,9 +641,9 @@ pub fn forward_final<W: WeightRow + ?Sized>(
         let (py0, py1, pp) = match pool {
             Some(p) => {
                 let (a, b) = reach(
-                    oy + p.pad as usize,
-                    p.k as usize,
-                    p.stride as usize,
+                    oy + p.pad() as usize,
+                    p.k() as usize,
+                    p.stride_nz(),
                     o.h as usize,
                 );
                 (a, b, Some(p))
@@ -573,13 +653,15 @@ pub fn forward_final<W: WeightRow + ?Sized>(
         let (oh_o, ow_o) = (o.h as usize, o.w as usize);
         for ox in 0..ow {
             let (px0, px1) = match pp {
-                Some(p) => reach(ox + p.pad as usize, p.k as usize, p.stride as usize, ow_o),
+                Some(p) => reach(ox + p.pad() as usize, p.k() as usize, p.stride_nz(), ow_o),
                 None => (ox, ox + 1),
             };
             let slot = if s == 1 { ow - 1 - ox } else { ox };
-            let vr = &v_row[slot * m..slot * m + m];
+            let Some(vr) = v_row.get(slot * m..slot * m + m) else {
+                continue;
+            };
             // Compare 32 maps at a time into a bit mask (vectorises), then visit the spikes only.
-            for (blk, (vc, tc)) in vr.chunks(32).zip(theta[..m].chunks(32)).enumerate() {
+            for (blk, (vc, tc)) in vr.chunks(32).zip(theta.chunks(32)).enumerate() {
                 let mut mask = 0u32;
                 for (i, (&v, &th)) in vc.iter().zip(tc).enumerate() {
                     mask |= u32::from(v >= th) << i;
@@ -589,7 +671,16 @@ pub fn forward_final<W: WeightRow + ?Sized>(
                     mask &= mask - 1;
                     let base = mi * oh_o * ow_o;
                     for py in py0..py1 {
-                        out[base + py * ow_o + px0..base + py * ow_o + px1].fill(0);
+                        let r0 = base + py * ow_o;
+                        if let Some(cells) = out.get_mut(r0 + px0..r0 + px1) {
+                            // A few cells, often marked already: a conditional store each
+                            // (a `fill` became a `memset` call per neuron).
+                            for c in cells {
+                                if *c != 0 {
+                                    *c = 0;
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -10,14 +10,15 @@
 //! ```
 //! Weight matrices, thresholds, filters and the readout are little-endian byte slices borrowed
 //! from the input, so firmware decodes a model in place and reads its weights from flash.
-//! Decoding checks the frame, the CRC, the postcard body and then every shape against the
-//! architecture; arbitrary bytes give an [`Error`], never a panic, and nothing is allocated.
+//! Decoding checks the frame, the CRC, the postcard body, every parameter (with the error its
+//! constructor gives) and then every shape against the architecture; arbitrary bytes give an
+//! [`Error`], never a panic, and nothing is allocated.
 
 use crate::conv::{Le16, Q8, WeightRow};
-use crate::encode::EncoderParams;
+use crate::encode::{EncoderParams, EncoderParamsRaw};
 use crate::error::{Error, Result};
-use crate::geometry::{ConvGeom, PoolGeom};
-use crate::layer::NeuronParams;
+use crate::geometry::{ConvGeom, ConvGeomRaw, PoolGeom, PoolGeomRaw};
+use crate::layer::{NeuronParams, NeuronParamsRaw};
 use serde::{Deserialize, Serialize};
 
 /// Magic tag at the start of every model file.
@@ -121,10 +122,19 @@ pub struct Model<'a> {
     pub state: &'a [u8],
 }
 
-/// Reads `i32` number `i` of a little-endian byte slice.
+/// Reads `i32` number `i` of a little-endian byte slice; `None` when the slice is too short.
 #[inline]
-pub fn le_i32(b: &[u8], i: usize) -> i32 {
-    i32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
+pub fn le_i32(b: &[u8], i: usize) -> Option<i32> {
+    let start = i.checked_mul(4)?;
+    b.get(start..)?
+        .first_chunk::<4>()
+        .map(|c| i32::from_le_bytes(*c))
+}
+
+/// Little-endian `i32` values of a byte slice (a trailing partial value is ignored).
+pub(crate) fn i32s(b: &[u8]) -> impl Iterator<Item = i32> + '_ {
+    b.chunks_exact(4)
+        .filter_map(|c| <[u8; 4]>::try_from(c).ok().map(i32::from_le_bytes))
 }
 
 /// Decodes a little-endian `i32` slice into `out`; returns the count.
@@ -133,9 +143,9 @@ pub fn read_i32s(b: &[u8], out: &mut [i32]) -> Result<usize> {
         return Err(Error::Malformed);
     }
     let n = b.len() / 4;
-    crate::error::need("i32 buffer", out, n)?;
-    for (i, o) in out[..n].iter_mut().enumerate() {
-        *o = le_i32(b, i);
+    let out = crate::error::head_mut("i32 buffer", out, n)?;
+    for (o, v) in out.iter_mut().zip(i32s(b)) {
+        *o = v;
     }
     Ok(n)
 }
@@ -183,8 +193,10 @@ impl<'a> LayerBlob<'a> {
 
 impl<'a> Model<'a> {
     /// Checks every shape and parameter against the architecture.
+    ///
+    /// Each parameter block (encoder, geometry, neuron model) is valid by construction; this
+    /// checks that they fit together and that the byte blobs match them.
     pub fn validate(&self) -> Result<()> {
-        self.encoder.validate()?;
         if self.filters.len() != self.encoder.n_kernel() * 4 {
             return Err(Error::ShapeMismatch(
                 "filter bytes do not match the encoder",
@@ -199,23 +211,20 @@ impl<'a> Model<'a> {
             ));
         }
         let mut shape = crate::geometry::Shape::new(
-            u16::from(self.encoder.n_filters),
-            self.encoder.h,
-            self.encoder.w,
+            u16::from(self.encoder.n_filters()),
+            self.encoder.h(),
+            self.encoder.w(),
         );
         for (a, l) in self.arch.iter().zip(self.layers.iter()) {
-            a.conv.validate()?;
-            a.neuron.validate()?;
-            if a.conv.input != shape {
+            if a.conv.input() != shape {
                 return Err(Error::ShapeMismatch(
                     "layer input differs from previous output",
                 ));
             }
-            if let Some(p) = a.pool {
-                p.validate()?;
-                if p.input != a.conv.output() {
-                    return Err(Error::ShapeMismatch("pool input differs from conv output"));
-                }
+            if let Some(p) = a.pool
+                && p.input() != a.conv.output()
+            {
+                return Err(Error::ShapeMismatch("pool input differs from conv output"));
             }
             let per = match l.bits {
                 16 => 2,
@@ -225,12 +234,12 @@ impl<'a> Model<'a> {
             if l.weights.len() != a.conv.n_weights() * per {
                 return Err(Error::ShapeMismatch("weight bytes do not match the layer"));
             }
-            if l.thresholds.len() != a.conv.out_c as usize * 4 {
+            if l.thresholds.len() != a.conv.out_c() as usize * 4 {
                 return Err(Error::ShapeMismatch(
                     "threshold bytes do not match the layer",
                 ));
             }
-            if (0..a.conv.out_c as usize).any(|i| le_i32(l.thresholds, i) <= 0) {
+            if i32s(l.thresholds).any(|t| t <= 0) {
                 return Err(Error::InvalidParam("thresholds must be > 0"));
             }
             shape = a.out_shape();
@@ -269,19 +278,23 @@ impl<'a> Model<'a> {
     /// Encodes into `buf`, returning the used prefix.
     pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8]> {
         self.validate()?;
-        if buf.len() < HEADER_LEN {
-            return Err(Error::EncodeFailed);
+        let (head, body) = buf
+            .split_at_mut_checked(HEADER_LEN)
+            .ok_or(Error::EncodeFailed)?;
+        let used = postcard::to_slice(self, body).map_err(|_| Error::EncodeFailed)?;
+        let n = used.len();
+        let crc = CRC.checksum(used);
+        let len = u32::try_from(n).map_err(|_| Error::EncodeFailed)?;
+        let (version, len, crc) = (
+            FORMAT_VERSION.to_le_bytes(),
+            len.to_le_bytes(),
+            crc.to_le_bytes(),
+        );
+        let fields = MAGIC.iter().chain(&version).chain(&len).chain(&crc);
+        for (d, s) in head.iter_mut().zip(fields) {
+            *d = *s;
         }
-        let (head, body) = buf.split_at_mut(HEADER_LEN);
-        let n = postcard::to_slice(self, body)
-            .map_err(|_| Error::EncodeFailed)?
-            .len();
-        let crc = CRC.checksum(&body[..n]);
-        head[..4].copy_from_slice(&MAGIC);
-        head[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        head[6..10].copy_from_slice(&(n as u32).to_le_bytes());
-        head[10..14].copy_from_slice(&crc.to_le_bytes());
-        Ok(&mut buf[..HEADER_LEN + n])
+        buf.get_mut(..HEADER_LEN + n).ok_or(Error::EncodeFailed)
     }
 
     /// Decodes and validates a model borrowing from `bytes` (a version-1 file, or a
@@ -291,14 +304,70 @@ impl<'a> Model<'a> {
         if h.family != crate::frame::FAMILY_CONV_STDP {
             return Err(Error::WrongFamily(h.family));
         }
-        let (m, tail): (Model<'a>, _) = postcard::take_from_bytes(rest).map_err(|e| match e {
-            postcard::Error::DeserializeUnexpectedEnd => Error::Truncated,
-            _ => Error::Malformed,
-        })?;
+        // The body is read in its plain-data form first, so that a parameter out of range
+        // reports the error of its constructor rather than a generic `Malformed`.
+        let (w, tail): (ModelWire<'a>, _) =
+            postcard::take_from_bytes(rest).map_err(|e| match e {
+                postcard::Error::DeserializeUnexpectedEnd => Error::Truncated,
+                _ => Error::Malformed,
+            })?;
         if !tail.is_empty() {
             return Err(Error::TrailingBytes);
         }
+        let m = Model::try_from(w)?;
         m.validate()?;
         Ok(m)
+    }
+}
+
+/// Wire form of a [`LayerArch`], before validation.
+#[derive(Deserialize)]
+struct LayerArchWire {
+    conv: ConvGeomRaw,
+    pool: Option<PoolGeomRaw>,
+    neuron: NeuronParamsRaw,
+}
+
+/// Wire form of a [`Model`] (same fields, same order), before validation.
+#[derive(Deserialize)]
+struct ModelWire<'a> {
+    encoder: EncoderParamsRaw,
+    #[serde(borrow)]
+    filters: &'a [u8],
+    arch: heapless::Vec<LayerArchWire, MAX_LAYERS>,
+    #[serde(borrow)]
+    layers: heapless::Vec<LayerBlob<'a>, MAX_LAYERS>,
+    #[serde(borrow)]
+    readout: Option<ReadoutBlob<'a>>,
+    #[serde(borrow)]
+    provenance: Provenance<'a>,
+    #[serde(borrow)]
+    state: &'a [u8],
+}
+
+impl<'a> TryFrom<ModelWire<'a>> for Model<'a> {
+    type Error = Error;
+
+    fn try_from(w: ModelWire<'a>) -> Result<Self> {
+        let encoder = EncoderParams::try_from(w.encoder)?;
+        let mut arch = heapless::Vec::new();
+        for a in w.arch {
+            let a = LayerArch {
+                conv: ConvGeom::try_from(a.conv)?,
+                pool: a.pool.map(PoolGeom::try_from).transpose()?,
+                neuron: NeuronParams::try_from(a.neuron)?,
+            };
+            arch.push(a)
+                .map_err(|_| Error::CapacityExceeded("layers"))?;
+        }
+        Ok(Self {
+            encoder,
+            filters: w.filters,
+            arch,
+            layers: w.layers,
+            readout: w.readout,
+            provenance: w.provenance,
+            state: w.state,
+        })
     }
 }

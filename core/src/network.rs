@@ -3,16 +3,16 @@
 
 use crate::conv::WeightRow;
 use crate::encode::{EncodeScratch, encode};
-use crate::error::{Error, Result, need};
+use crate::error::{Error, Result, head, head_mut};
 use crate::layer::forward_final;
-use crate::model::{LayerArch, Model, le_i32};
+use crate::model::{LayerArch, Model, i32s};
 use crate::spikes::{spiking_mask, words};
 
 /// Largest map any layer of `arch` reads or writes (elements).
 pub fn max_map(model: &Model<'_>) -> usize {
     let mut m = model.encoder.n_out();
     for a in model.arch.iter() {
-        m = m.max(a.conv.input.len()).max(a.out_shape().len());
+        m = m.max(a.conv.input().len()).max(a.out_shape().len());
     }
     m
 }
@@ -20,7 +20,7 @@ pub fn max_map(model: &Model<'_>) -> usize {
 /// Largest potential row any layer needs (`out_w × maps`).
 pub fn max_row(arch: &[LayerArch]) -> usize {
     arch.iter()
-        .map(|a| a.conv.output().w as usize * a.conv.out_c as usize)
+        .map(|a| a.conv.output().w as usize * a.conv.out_c() as usize)
         .max()
         .unwrap_or(0)
 }
@@ -56,27 +56,20 @@ pub fn features<W: WeightRow>(
         ));
     }
     let nf = model.feature_shape().len();
-    need("features", out, words(nf))?;
+    let out = head_mut("features", out, words(nf))?;
     encode(&model.encoder, filters, image, &mut s.enc, s.a)?;
     let (mut src, mut dst) = (&mut *s.a, &mut *s.b);
-    for (l, a) in model.arch.iter().enumerate() {
+    for ((a, w), th) in model.arch.iter().zip(weights).zip(thresholds) {
         if !a.neuron.time_free() {
             return Err(Error::InvalidParam("time-free inference needs IF neurons"));
         }
-        forward_final(
-            &a.conv,
-            &weights[l],
-            thresholds[l],
-            a.pool.as_ref(),
-            src,
-            s.v_row,
-            dst,
-        )?;
+        forward_final(&a.conv, w, th, a.pool.as_ref(), src, s.v_row, dst)?;
         core::mem::swap(&mut src, &mut dst);
     }
     // Branch-free packing: 32 spike times into one word.
+    let src = head("feature map", src, nf)?;
     let mut n = 0;
-    for (o, cells) in out[..words(nf)].iter_mut().zip(src[..nf].chunks(32)) {
+    for (o, cells) in out.iter_mut().zip(src.chunks(32)) {
         let word = spiking_mask(cells) as u32;
         *o = word;
         n += word.count_ones() as usize;
@@ -96,9 +89,9 @@ pub fn thresholds(model: &Model<'_>, l: usize, out: &mut [i32]) -> Result<usize>
         .get(l)
         .ok_or(Error::InvalidParam("no such layer"))?;
     let n = blob.thresholds.len() / 4;
-    need("thresholds", out, n)?;
-    for (i, o) in out[..n].iter_mut().enumerate() {
-        *o = le_i32(blob.thresholds, i);
+    let out = head_mut("thresholds", out, n)?;
+    for (o, v) in out.iter_mut().zip(i32s(blob.thresholds)) {
+        *o = v;
     }
     Ok(n)
 }

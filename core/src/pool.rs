@@ -1,7 +1,7 @@
 //! Max pooling of spikes. On first-spike times, max pooling of the binary spike waves is the
 //! minimum time over the window: the pooled neuron spikes as soon as any input in its window does.
 
-use crate::error::{Result, need};
+use crate::error::{Error, Result, need};
 use crate::geometry::PoolGeom;
 use crate::spikes::NEVER;
 
@@ -15,15 +15,18 @@ pub fn pool_times(
     mut indices: Option<&mut [u32]>,
 ) -> Result<()> {
     let o = g.output();
-    need("pool input", input, g.input.len())?;
+    let gi = g.input();
+    need("pool input", input, gi.len())?;
     need("pool output", out, o.len())?;
     if let Some(ix) = indices.as_deref() {
         need("pool indices", ix, o.len())?;
     }
-    let (h, w) = (g.input.h as isize, g.input.w as isize);
-    let (k, s, p) = (g.k as isize, g.stride as isize, g.pad as isize);
+    let (h, w) = (gi.h as isize, gi.w as isize);
+    let (k, s, p) = (g.k() as isize, g.stride() as isize, g.pad() as isize);
+    // Outputs are visited in their `[c][y][x]` order: one cursor over `out` (and `indices`).
+    let mut oi = 0usize;
     for c in 0..o.c as usize {
-        let base = c * g.input.plane();
+        let base = c * gi.plane();
         for oy in 0..o.h as isize {
             for ox in 0..o.w as isize {
                 let mut best = NEVER;
@@ -39,17 +42,22 @@ pub fn pool_times(
                             continue;
                         }
                         let i = base + (y * w + x) as usize;
-                        if input[i] < best {
-                            best = input[i];
+                        // In bounds: `c < channels`, `0 <= y < h`, `0 <= x < w`.
+                        if let Some(&t) = input.get(i)
+                            && t < best
+                        {
+                            best = t;
                             best_i = i as u32;
                         }
                     }
                 }
-                let oi = (c * o.h as usize + oy as usize) * o.w as usize + ox as usize;
-                out[oi] = best;
-                if let Some(ix) = indices.as_deref_mut() {
-                    ix[oi] = best_i;
+                if let Some(cell) = out.get_mut(oi) {
+                    *cell = best;
                 }
+                if let Some(cell) = indices.as_deref_mut().and_then(|ix| ix.get_mut(oi)) {
+                    *cell = best_i;
+                }
+                oi += 1;
             }
         }
     }
@@ -59,20 +67,31 @@ pub fn pool_times(
 /// Pointwise inhibition on spike times (`[c][y][x]`): at every position only the earliest map
 /// keeps its spike (lowest map index on equal times); every other map becomes silent there.
 pub fn pointwise_inhibition(times: &mut [u8], c: usize, plane: usize) -> Result<()> {
-    need("times", times, c * plane)?;
+    let n = c
+        .checked_mul(plane)
+        .ok_or(Error::Overflow("maps × plane"))?;
+    need("times", times, n)?;
+    if c == 0 {
+        // Nothing to inhibit (and `plane` may be any number: it bounds no buffer then).
+        return Ok(());
+    }
     for pos in 0..plane {
         let mut best = NEVER;
         let mut best_c = usize::MAX;
         for ch in 0..c {
-            let t = times[ch * plane + pos];
-            if t < best {
+            // In bounds: `ch · plane + pos < c · plane = n <= times.len()`.
+            if let Some(&t) = times.get(ch * plane + pos)
+                && t < best
+            {
                 best = t;
                 best_c = ch;
             }
         }
         for ch in 0..c {
-            if ch != best_c {
-                times[ch * plane + pos] = NEVER;
+            if ch != best_c
+                && let Some(t) = times.get_mut(ch * plane + pos)
+            {
+                *t = NEVER;
             }
         }
     }

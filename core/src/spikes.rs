@@ -20,7 +20,7 @@ pub const MAX_STEPS: u8 = 254;
 pub fn spiking_mask(cells: &[u8]) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const GATHER: u64 = 0x0102_0408_1020_4080;
-    let cells = &cells[..cells.len().min(64)];
+    let cells = cells.get(..64).unwrap_or(cells);
     let mut mask = 0u64;
     let mut chunks = cells.chunks_exact(8);
     for (j, c) in (&mut chunks).enumerate() {
@@ -49,31 +49,45 @@ pub fn sort_events(
     starts: &mut [u32],
 ) -> crate::Result<usize> {
     let t = steps as usize;
-    crate::error::need("starts", starts, t + 1)?;
-    starts[..=t].fill(0);
+    if u32::try_from(times.len()).is_err() {
+        // Counts and indices are `u32`.
+        return Err(crate::Error::Overflow("more than 2^32 spike times"));
+    }
+    let starts = crate::error::head_mut("starts", starts, t + 1)?;
+    starts.fill(0);
     for &s in times {
-        if (s as usize) < t {
-            starts[s as usize + 1] += 1;
+        // In bounds: `s < t`, so `s + 1 <= t < starts.len()`.
+        if (s as usize) < t
+            && let Some(c) = starts.get_mut(s as usize + 1)
+        {
+            *c += 1;
         }
     }
-    for i in 0..t {
-        starts[i + 1] += starts[i];
+    // Prefix sums: `starts[i]` becomes the number of spikes before step `i`.
+    let mut acc = 0u32;
+    for c in starts.iter_mut() {
+        acc += *c;
+        *c = acc;
     }
-    let n = starts[t] as usize;
+    let n = acc as usize;
     crate::error::need("order", order, n)?;
     // Second pass fills each step's slot; `starts[t]` is used as a cursor and restored after.
     for (i, &s) in times.iter().enumerate() {
-        if (s as usize) < t {
-            let slot = &mut starts[s as usize];
-            order[*slot as usize] = i as u32;
+        if (s as usize) < t
+            && let Some(slot) = starts.get_mut(s as usize)
+        {
+            // In bounds: the cursor of step `s` stays below the spikes up to step `s`, `<= n`.
+            if let Some(o) = order.get_mut(*slot as usize) {
+                *o = i as u32;
+            }
             *slot += 1;
         }
     }
     // Cursors now point at the start of the next step: shift back by one.
-    for i in (1..=t).rev() {
-        starts[i] = starts[i - 1];
+    starts.rotate_right(1);
+    if let Some(first) = starts.first_mut() {
+        *first = 0;
     }
-    starts[0] = 0;
     Ok(n)
 }
 
@@ -82,18 +96,19 @@ pub const fn words(n: usize) -> usize {
     n.div_ceil(32)
 }
 
-/// Reads bit `i`.
+/// Reads bit `i` (`false` beyond the end of the set).
 #[inline]
 pub fn bit(set: &[u32], i: usize) -> bool {
-    set[i / 32] >> (i % 32) & 1 == 1
+    set.get(i / 32).is_some_and(|w| w >> (i % 32) & 1 == 1)
 }
 
-/// Sets bit `i`.
+/// Sets bit `i` (a bit beyond the end of the set is ignored).
 #[inline]
 pub fn set_bit(set: &mut [u32], i: usize) {
-    set[i / 32] |= 1 << (i % 32);
+    if let Some(w) = set.get_mut(i / 32) {
+        *w |= 1 << (i % 32);
+    }
 }
-
 /// Iterates the indices of set bits.
 pub fn ones(set: &[u32]) -> impl Iterator<Item = usize> + '_ {
     set.iter().enumerate().flat_map(|(w, &bits)| {

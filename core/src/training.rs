@@ -109,7 +109,7 @@ pub fn train_sample(
     input: &[u8],
     st: &mut SampleState<'_, '_>,
 ) -> Result<SimOutcome> {
-    let maps = arch.conv.out_c as usize;
+    let maps = arch.conv.out_c() as usize;
     if st.wins.len() < maps {
         return Err(Error::ShapeMismatch("one win counter per map"));
     }

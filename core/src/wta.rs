@@ -22,28 +22,63 @@ pub enum WtaMode {
     Both,
 }
 
-/// Parameters of the competition of one layer.
+/// Parameters of the competition as plain data, before validation: the wire form of
+/// [`WtaParams`] (same fields, same order). Turn it into [`WtaParams`] with `WtaParams::try_from`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct WtaParams {
+pub struct WtaParamsRaw {
     /// Mode.
     pub mode: WtaMode,
     /// Winners per sample.
     pub k: u16,
     /// Inhibition radius (used by `Local` and `Both`).
     pub radius: u8,
-    /// Pointwise inhibition before selection: at each position only the earliest map (then the
-    /// one with the highest potential, then the lowest index) may compete.
+    /// Pointwise inhibition before selection.
     pub pointwise: bool,
 }
 
+/// Parameters of the competition of one layer.
+///
+/// Valid by construction: built by [`new`](Self::new) or `try_from` a [`WtaParamsRaw`] (which
+/// deserialisation goes through), read with the getters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "WtaParamsRaw")]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct WtaParams {
+    mode: WtaMode,
+    k: u16,
+    radius: u8,
+    pointwise: bool,
+}
+
 impl WtaParams {
-    /// Checks the parameters.
-    pub fn validate(&self) -> Result<()> {
-        if self.k == 0 {
-            return Err(Error::InvalidParam("WTA k must be >= 1"));
-        }
-        Ok(())
+    /// Validates and builds the parameters: `k` winners per sample (at least 1), inhibition
+    /// `radius` (used by `Local` and `Both`), and with `pointwise` a pointwise inhibition before
+    /// selection: at each position only the earliest map (then the one with the highest
+    /// potential, then the lowest index) may compete.
+    pub fn new(mode: WtaMode, k: u16, radius: u8, pointwise: bool) -> Result<Self> {
+        Self::try_from(WtaParamsRaw {
+            mode,
+            k,
+            radius,
+            pointwise,
+        })
+    }
+    /// Mode.
+    pub const fn mode(&self) -> WtaMode {
+        self.mode
+    }
+    /// Winners per sample (at least 1).
+    pub const fn k(&self) -> u16 {
+        self.k
+    }
+    /// Inhibition radius as configured (see [`effective_radius`](Self::effective_radius)).
+    pub const fn radius(&self) -> u8 {
+        self.radius
+    }
+    /// Pointwise inhibition before selection.
+    pub const fn pointwise(&self) -> bool {
+        self.pointwise
     }
     /// True when a winner's map leaves the competition.
     pub const fn per_map(&self) -> bool {
@@ -54,6 +89,33 @@ impl WtaParams {
         match self.mode {
             WtaMode::Global => 0,
             _ => self.radius,
+        }
+    }
+}
+
+impl TryFrom<WtaParamsRaw> for WtaParams {
+    type Error = Error;
+
+    fn try_from(r: WtaParamsRaw) -> Result<Self> {
+        if r.k == 0 {
+            return Err(Error::Zero("WTA k"));
+        }
+        Ok(Self {
+            mode: r.mode,
+            k: r.k,
+            radius: r.radius,
+            pointwise: r.pointwise,
+        })
+    }
+}
+
+impl From<WtaParams> for WtaParamsRaw {
+    fn from(p: WtaParams) -> Self {
+        Self {
+            mode: p.mode,
+            k: p.k,
+            radius: p.radius,
+            pointwise: p.pointwise,
         }
     }
 }

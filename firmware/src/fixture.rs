@@ -231,6 +231,9 @@ impl<'a> Learn<'a> {
         if body[18] > 1 {
             return Err(FixtureError::Invalid("pointwise flag"));
         }
+        if u16_at(body, 16) == 0 {
+            return Err(FixtureError::Invalid("WTA k"));
+        }
         let rest = &body[LEARN_HEADER_LEN..];
         let (model, rest) = rest.split_at(model_len);
         let (images, expect) = rest.split_at(n as usize * px);
@@ -279,19 +282,16 @@ impl<'a> Learn<'a> {
         }
     }
 
-    /// The competition parameters.
-    pub fn wta(&self) -> hebb_core::wta::WtaParams {
+    /// The competition parameters (`k` must be at least 1).
+    pub fn wta(&self) -> Result<hebb_core::wta::WtaParams, FixtureError> {
         use hebb_core::wta::WtaMode;
-        hebb_core::wta::WtaParams {
-            mode: match self.wta_mode {
-                0 => WtaMode::Global,
-                1 => WtaMode::Local,
-                _ => WtaMode::Both,
-            },
-            k: self.wta_k,
-            radius: self.wta_radius,
-            pointwise: self.wta_pointwise,
-        }
+        let mode = match self.wta_mode {
+            0 => WtaMode::Global,
+            1 => WtaMode::Local,
+            _ => WtaMode::Both,
+        };
+        hebb_core::wta::WtaParams::new(mode, self.wta_k, self.wta_radius, self.wta_pointwise)
+            .map_err(|_| FixtureError::Invalid("WTA k"))
     }
 }
 

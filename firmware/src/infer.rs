@@ -172,7 +172,7 @@ pub fn run(name: &str, model_bytes: &[u8], samples_bytes: &[u8]) -> ! {
     }
     let e = &model.encoder;
     let nf_words = hebb_core::spikes::words(model.feature_shape().len());
-    if (samples.rows, samples.cols) != (e.h, e.w)
+    if (samples.rows, samples.cols) != (e.h(), e.w())
         || samples.n_classes != readout.n_classes
         || samples.feature_words as usize != nf_words
     {
@@ -180,7 +180,7 @@ pub fn run(name: &str, model_bytes: &[u8], samples_bytes: &[u8]) -> ! {
         rt::exit(rt::EXIT_FIXTURE);
     }
     fits("resp/keys", ENC_OUT, e.n_out());
-    fits("rows", ENC_PLANE, e.h as usize * e.w as usize);
+    fits("rows", ENC_PLANE, e.h() as usize * e.w() as usize);
     fits("filters", ENC_KERNEL, e.n_kernel());
     let (need_a, need_b) = pingpong(&model);
     fits("a", MAP_A, need_a);
@@ -188,7 +188,7 @@ pub fn run(name: &str, model_bytes: &[u8], samples_bytes: &[u8]) -> ! {
     fits("v_row", MAX_ROW, network::max_row(&model.arch));
     fits("features", FEATURE_WORDS, nf_words);
     fits("scores", N_CLASSES, readout.n_classes as usize);
-    let n_thr: usize = model.arch.iter().map(|a| a.conv.out_c as usize).sum();
+    let n_thr: usize = model.arch.iter().map(|a| a.conv.out_c() as usize).sum();
     fits("thresholds", THRESHOLDS, n_thr);
 
     cortex_m::interrupt::free(|cs| {
@@ -211,7 +211,7 @@ pub fn run(name: &str, model_bytes: &[u8], samples_bytes: &[u8]) -> ! {
         let mut thr: heapless::Vec<&[i32], MAX_LAYERS> = heapless::Vec::new();
         let mut rest: &mut [i32] = thresholds;
         for l in 0..model.arch.len() {
-            let m = model.arch[l].conv.out_c as usize;
+            let m = model.arch[l].conv.out_c() as usize;
             let (head, tail) = rest.split_at_mut(m);
             network::thresholds(&model, l, head).unwrap_or_else(|e| core_err("thresholds", e));
             // Capacity is MAX_LAYERS, the model's own bound: cannot overflow.

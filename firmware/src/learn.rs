@@ -99,7 +99,13 @@ pub fn run(learn_bytes: &[u8]) -> ! {
     let a = model.arch[0];
     let blob = model.layers[0];
     let out = a.conv.output();
-    let wta = l.wta();
+    let wta = match l.wta() {
+        Ok(w) => w,
+        Err(e) => {
+            defmt::error!("learn.bin rejected: {}", e);
+            rt::exit(rt::EXIT_FIXTURE)
+        }
+    };
     let base = StdpParams {
         rule: l.stdp_rule(),
         a_plus: l.a_plus,
@@ -108,13 +114,13 @@ pub fn run(learn_bytes: &[u8]) -> ! {
     defmt::info!(
         "learn: {=u16} samples, layer {=u16}x{=u16}x{=u16} -> {=u16} maps of {=u16}x{=u16}, k={=u8}, {=u8} steps, {}, {}",
         l.n,
-        a.conv.input.c,
-        a.conv.input.h,
-        a.conv.input.w,
+        a.conv.input().c,
+        a.conv.input().h,
+        a.conv.input().w,
         out.c,
         out.h,
         out.w,
-        a.conv.k,
+        a.conv.k(),
         l.steps,
         wta,
         base
@@ -122,12 +128,12 @@ pub fn run(learn_bytes: &[u8]) -> ! {
     // The buffers were sized by build.rs from this very file; re-check against what decoded.
     let e = &model.encoder;
     if model.arch.len() != 1
-        || (l.rows, l.cols) != (e.h, e.w)
-        || e.n_out() != a.conv.input.len()
+        || (l.rows, l.cols) != (e.h(), e.w())
+        || e.n_out() != a.conv.input().len()
         || e.n_out() > ENC_OUT
         || e.n_kernel() > ENC_KERNEL
-        || e.h as usize * e.w as usize > ENC_PLANE
-        || a.conv.input.len() > INPUT
+        || e.h() as usize * e.w() as usize > ENC_PLANE
+        || a.conv.input().len() > INPUT
         || out.len() > NEURONS
         || out.plane() > POSITIONS
         || out.c as usize > MAPS

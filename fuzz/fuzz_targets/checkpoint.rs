@@ -52,7 +52,7 @@ fn check(bytes: &[u8]) {
     let Ok((net, st)) = checkpoint_from_bytes(bytes) else {
         return;
     };
-    let (h, w) = (net.encoder.h as usize, net.encoder.w as usize);
+    let (h, w) = (net.encoder.h() as usize, net.encoder.w() as usize);
     if h * w > 4096 {
         return;
     }

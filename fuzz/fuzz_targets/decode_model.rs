@@ -27,11 +27,11 @@ fn encode(m: &Model<'_>, extra: usize) -> Vec<u8> {
 
 fn run_inference(m: &Model<'_>) {
     let e = &m.encoder;
-    let (n, plane, k) = (e.n_out(), e.h as usize * e.w as usize, e.k as usize);
-    let mut work = n * (k * k + 4 * e.norm_radius as usize + 2);
+    let (n, plane, k) = (e.n_out(), e.h() as usize * e.w() as usize, e.k() as usize);
+    let mut work = n * (k * k + 4 * e.norm_radius() as usize + 2);
     for a in m.arch.iter() {
         let c = &a.conv;
-        work = work.saturating_add(c.input.len() * c.k as usize * c.k as usize * c.out_c as usize);
+        work = work.saturating_add(c.input().len() * c.k() as usize * c.k() as usize * c.out_c() as usize);
         work = work.saturating_add(c.output().len());
     }
     let (mm, mr, nf) = (max_map(m), max_row(&m.arch), m.feature_shape().len());
@@ -42,7 +42,7 @@ fn run_inference(m: &Model<'_>) {
     filters(m, &mut filt).expect("filters were validated");
     let th: Vec<Vec<i32>> = (0..m.arch.len())
         .map(|l| {
-            let mut t = vec![0i32; m.arch[l].conv.out_c as usize];
+            let mut t = vec![0i32; m.arch[l].conv.out_c() as usize];
             thresholds(m, l, &mut t).expect("thresholds were validated");
             t
         })

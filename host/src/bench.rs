@@ -98,11 +98,11 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
             let job = TrainJob {
                 arch: &net.arch[l],
                 train: &lt,
-                steps: net.encoder.steps,
+                steps: net.encoder.steps(),
                 inputs: &inputs,
             };
             let mut lr = LrState::start(&lt.schedule());
-            let mut wins = vec![0u32; net.arch[l].conv.out_c as usize];
+            let mut wins = vec![0u32; net.arch[l].conv.out_c() as usize];
             let mut st = TrainStats::default();
             let mut w = net.weights[l].clone();
             let mut th = net.thresholds[l].clone();

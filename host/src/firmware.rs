@@ -213,14 +213,14 @@ pub fn infer_expectations(
     let readout = m
         .readout
         .context("the model has no readout: train one before exporting to firmware")?;
-    let plane = m.encoder.h as usize * m.encoder.w as usize;
+    let plane = m.encoder.h() as usize * m.encoder.w() as usize;
     ensure!(
         images.len() == labels.len() * plane,
         "{} labels but {} pixels of {}×{} images",
         labels.len(),
         images.len(),
-        m.encoder.h,
-        m.encoder.w
+        m.encoder.h(),
+        m.encoder.w()
     );
     let net = Net::from_model(&m);
     let fs = CpuBackend::new()
@@ -403,14 +403,14 @@ pub fn learn_bin(f: &LearnFile) -> Result<Vec<u8>> {
         StdpRule::Multiplicative => 0,
         StdpRule::Additive => 1,
     });
-    b.push(match t.wta.mode {
+    b.push(match t.wta.mode() {
         WtaMode::Global => 0,
         WtaMode::Local => 1,
         WtaMode::Both => 2,
     });
-    b.push(t.wta.radius);
-    b.extend_from_slice(&t.wta.k.to_le_bytes());
-    b.push(u8::from(t.wta.pointwise));
+    b.push(t.wta.radius());
+    b.extend_from_slice(&t.wta.k().to_le_bytes());
+    b.push(u8::from(t.wta.pointwise()));
     b.push(0);
     for v in [t.stdp.a_plus, t.stdp.a_minus, t.a_plus_cap, t.double_every] {
         b.extend_from_slice(&v.to_le_bytes());
@@ -459,12 +459,8 @@ pub fn parse_learn(b: &[u8]) -> Result<LearnFile> {
         m => bail!("learn.bin: unknown WTA mode {m}"),
     };
     let train = LayerTrain {
-        wta: WtaParams {
-            mode,
-            k: le16(body, 16),
-            radius: body[15],
-            pointwise: body[18] == 1,
-        },
+        wta: WtaParams::new(mode, le16(body, 16), body[15], body[18] == 1)
+            .map_err(|e| anyhow::anyhow!("learn.bin: {e}"))?,
         stdp: StdpParams {
             rule,
             a_plus: le32(body, 20),
@@ -529,7 +525,7 @@ pub fn learn_expectations(
         steps,
         inputs: &inputs,
     };
-    let maps = net.arch[0].conv.out_c as usize;
+    let maps = net.arch[0].conv.out_c() as usize;
     let run = |order: &[u32], per_sample: bool| -> Result<(Vec<LearnExpect>, Vec<u16>)> {
         let mut be = CpuBackend::new();
         let mut w = net.weights[0].clone();
@@ -620,7 +616,7 @@ pub fn learn_fixture(
         test_accuracy: f32::NAN,
     };
     let start = net.to_bytes(&prov, &[], 16)?;
-    let steps = net.encoder.steps;
+    let steps = net.encoder.steps();
     let lr = LrState {
         current: train.stdp,
         samples: 0,
@@ -680,10 +676,10 @@ pub fn write_fixtures_with(
     let m = Model::decode(model_bytes).context("decoding the model")?;
     let (rows, cols) = (test.rows, test.cols);
     ensure!(
-        (m.encoder.h as usize, m.encoder.w as usize) == (rows, cols),
+        (m.encoder.h() as usize, m.encoder.w() as usize) == (rows, cols),
         "the model takes {}×{} images, the test set has {rows}×{cols}",
-        m.encoder.h,
-        m.encoder.w
+        m.encoder.h(),
+        m.encoder.w()
     );
     let px = rows * cols;
     let images = &test.images[..n_infer * px];

@@ -85,13 +85,10 @@ pub fn layer_train(l: &LayerConfig, i: usize) -> Result<LayerTrain, crate::confi
     };
     let stdp = StdpParams::from_f64(rule, l.stdp.a_plus, l.stdp.a_minus)
         .map_err(|e| invalid(format!("layers[{i}].stdp"), e))?;
+    let wta = WtaParams::new(mode, l.wta.k, l.wta.radius, l.wta.pointwise)
+        .map_err(|e| invalid(format!("layers[{i}].wta"), e))?;
     Ok(LayerTrain {
-        wta: WtaParams {
-            mode,
-            k: l.wta.k,
-            radius: l.wta.radius,
-            pointwise: l.wta.pointwise,
-        },
+        wta,
         stdp,
         double_every: l.stdp.double_every,
         a_plus_cap: q::rate_from_f64(l.stdp.a_plus_cap),
@@ -180,23 +177,20 @@ impl Net {
         }
         let mut fq = vec![0i32; real.len()];
         filters::quantize(&real, &mut fq).map_err(|x| invalid("encoder".into(), x))?;
-        let encoder = EncoderParams {
-            h: cfg.input[0],
-            w: cfg.input[1],
-            n_filters: n_filters as u8,
-            k: e.kernel,
-            pad: e.kernel / 2,
-            threshold: q::potential_from_f64(e.threshold),
-            norm_radius: e.norm_radius,
-            steps: e.steps,
-            mode: match e.mode {
+        let encoder = EncoderParams::new(
+            cfg.input[0],
+            cfg.input[1],
+            n_filters as u8,
+            e.kernel,
+            q::potential_from_f64(e.threshold),
+            e.norm_radius,
+            e.steps,
+            match e.mode {
                 EncoderModeConfig::AllAtFirstStep => EncodeMode::Repeat,
                 EncoderModeConfig::Latency => EncodeMode::Latency,
             },
-        };
-        encoder
-            .validate()
-            .map_err(|x| invalid("encoder".into(), x))?;
+        )
+        .map_err(|x| invalid("encoder".into(), x))?;
         let mut shape = Shape::new(n_filters as u16, cfg.input[0], cfg.input[1]);
         let mut arch = Vec::new();
         let mut weights = Vec::new();
@@ -221,16 +215,11 @@ impl Net {
                 },
                 NeuronConfig::If => NeuronKind::If,
             };
-            let a = LayerArch {
-                conv,
-                pool,
-                neuron: NeuronParams {
-                    kind,
-                    // Only first spikes are observable (WTA, pooling and features read
-                    // them alone), so the config offers no choice here.
-                    fire_once: true,
-                },
-            };
+            let neuron =
+                // Only first spikes are observable (WTA, pooling and features read them
+            // alone), so the config offers no fire-once choice.
+            NeuronParams::new(kind, true).map_err(|x| invalid(key("leak"), x))?;
+            let a = LayerArch { conv, pool, neuron };
             let mut w = vec![0u16; conv.n_weights()];
             rng.init_weights(&mut w, l.stdp.init_mean, l.stdp.init_std);
             weights.push(w);
@@ -387,7 +376,10 @@ impl Net {
                 n_features: r.n_features as usize,
                 n_classes: r.n_classes as usize,
                 weights: (0..n)
-                    .map(|i| r.weight(i / r.n_classes as usize, i % r.n_classes as usize) as i16)
+                    .map(|i| {
+                        r.weight(i / r.n_classes as usize, i % r.n_classes as usize)
+                            .unwrap_or(0) as i16
+                    })
                     .collect(),
                 bias: r
                     .bias

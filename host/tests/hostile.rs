@@ -375,10 +375,18 @@ fn inconsistent_checkpoint_states_are_refused() {
         (
             "encoder",
             Box::new(|_, n| {
-                n.encoder = hebb_core::encode::EncoderParams {
-                    steps: 9,
-                    ..n.encoder
-                }
+                let e = n.encoder;
+                n.encoder = hebb_core::encode::EncoderParams::new(
+                    e.h(),
+                    e.w(),
+                    e.n_filters(),
+                    e.k(),
+                    e.threshold(),
+                    e.norm_radius(),
+                    9,
+                    e.mode(),
+                )
+                .unwrap();
             }),
             "disagrees with its stored config",
         ),

@@ -356,17 +356,8 @@ pub mod fixtures {
     /// maps, pool 3/3/1, a 10-class 8-bit readout.
     pub fn realistic() -> ModelParts {
         let mut rng = Rng::new(2018);
-        let encoder = EncoderParams {
-            h: 28,
-            w: 28,
-            n_filters: 2,
-            k: 7,
-            pad: 3,
-            threshold: 50 << 16,
-            norm_radius: 8,
-            steps: 15,
-            mode: EncodeMode::Latency,
-        };
+        let encoder = EncoderParams::new(28, 28, 2, 7, 50 << 16, 8, 15, EncodeMode::Latency)
+            .expect("encoder");
         let mut real = [0.0f64; 49];
         let mut q = [0i32; 49];
         let mut filters = Vec::new();
@@ -375,10 +366,7 @@ pub mod fixtures {
             quantize(&real, &mut q).expect("quantize");
             filters.extend(i32s(q));
         }
-        let if_once = NeuronParams {
-            kind: NeuronKind::If,
-            fire_once: true,
-        };
+        let if_once = NeuronParams::new(NeuronKind::If, true).expect("neuron");
         let c1 = ConvGeom::new(Shape::new(2, 28, 28), 30, 5, 1, Padding::Explicit(2)).expect("c1");
         let p1 = PoolGeom::new(c1.output(), 2, 2, 1).expect("p1");
         let c2 = ConvGeom::new(p1.output(), 100, 3, 1, Padding::Explicit(1)).expect("c2");
@@ -403,7 +391,7 @@ pub mod fixtures {
                 bits: 16,
                 weights: w.iter().flat_map(|x| x.to_le_bytes()).collect(),
                 thresholds: i32s(
-                    (0..a.conv.out_c).map(|_| hebb_core::q::potential_from_f64(theta)),
+                    (0..a.conv.out_c()).map(|_| hebb_core::q::potential_from_f64(theta)),
                 ),
             });
         }
@@ -434,17 +422,8 @@ pub mod fixtures {
     /// The smallest useful model: one 4×4 image, one 3×3 DoG, one IF layer of 2 maps, no pool,
     /// a 2-class 16-bit readout.
     pub fn tiny() -> ModelParts {
-        let encoder = EncoderParams {
-            h: 4,
-            w: 4,
-            n_filters: 1,
-            k: 3,
-            pad: 1,
-            threshold: 0,
-            norm_radius: 0,
-            steps: 4,
-            mode: EncodeMode::Latency,
-        };
+        let encoder =
+            EncoderParams::new(4, 4, 1, 3, 0, 0, 4, EncodeMode::Latency).expect("encoder");
         let mut real = [0.0f64; 9];
         let mut q = [0i32; 9];
         dog(3, 1.0, 2.0, DogNorm::MeanMax, &mut real).expect("dog");
@@ -453,10 +432,7 @@ pub mod fixtures {
         let arch = vec![LayerArch {
             conv,
             pool: None,
-            neuron: NeuronParams {
-                kind: NeuronKind::If,
-                fire_once: true,
-            },
+            neuron: NeuronParams::new(NeuronKind::If, true).expect("neuron"),
         }];
         let w: Vec<u8> = (0..conv.n_weights() as u16)
             .flat_map(|i| (i * 3000).to_le_bytes())
@@ -500,34 +476,31 @@ pub mod fixtures {
                 beta: rng.next_u64() as u16,
             },
         };
-        NeuronParams {
-            kind,
-            fire_once: below(rng, 2) == 0,
-        }
+        NeuronParams::new(kind, below(rng, 2) == 0).expect("neuron")
     }
 
     /// A random valid model of small size, fully determined by `seed`.
     pub fn random(seed: u64) -> ModelParts {
         let mut rng = Rng::new(seed);
         let k = [1u8, 3, 5][below(&mut rng, 3) as usize];
-        let encoder = EncoderParams {
-            h: 3 + below(&mut rng, 10) as u16,
-            w: 3 + below(&mut rng, 10) as u16,
-            n_filters: 1 + below(&mut rng, 2) as u8,
+        let encoder = EncoderParams::new(
+            3 + below(&mut rng, 10) as u16,
+            3 + below(&mut rng, 10) as u16,
+            1 + below(&mut rng, 2) as u8,
             k,
-            pad: k / 2,
-            threshold: below(&mut rng, 1 << 20) as i32,
-            norm_radius: below(&mut rng, 4) as u8,
-            steps: 1 + below(&mut rng, 20) as u8,
-            mode: if below(&mut rng, 2) == 0 {
+            below(&mut rng, 1 << 20) as i32,
+            below(&mut rng, 4) as u8,
+            1 + below(&mut rng, 20) as u8,
+            if below(&mut rng, 2) == 0 {
                 EncodeMode::Latency
             } else {
                 EncodeMode::Repeat
             },
-        };
+        )
+        .expect("encoder");
         let filters =
             i32s((0..encoder.n_kernel()).map(|_| below(&mut rng, 131_073) as i32 - 65_536));
-        let mut shape = Shape::new(u16::from(encoder.n_filters), encoder.h, encoder.w);
+        let mut shape = Shape::new(u16::from(encoder.n_filters()), encoder.h(), encoder.w());
         let n_layers = 1 + below(&mut rng, MAX_LAYERS as u64) as usize;
         let mut arch = Vec::new();
         let mut layers = Vec::new();
@@ -566,7 +539,7 @@ pub mod fixtures {
                 bits,
                 weights: bytes(&mut rng, wlen),
                 thresholds: i32s(
-                    (0..conv.out_c).map(|_| 1 + below(&mut rng, (1 << 31) - 1) as i32),
+                    (0..conv.out_c()).map(|_| 1 + below(&mut rng, (1 << 31) - 1) as i32),
                 ),
             });
             shape = a.out_shape();
@@ -658,15 +631,15 @@ pub mod support {
         let mut excl_map = vec![0; words(m)];
         let mut cand = vec![
             0;
-            if wta.is_some_and(|x| x.pointwise) {
+            if wta.is_some_and(|x| x.pointwise()) {
                 p
             } else {
                 n
             }
         ];
-        let mut order = vec![0; g.input.len()];
+        let mut order = vec![0; g.input().len()];
         let mut starts = vec![0; steps as usize + 1];
-        let mut winners = vec![Winner::default(); wta.map_or(0, |x| x.k as usize)];
+        let mut winners = vec![Winner::default(); wta.map_or(0, |x| x.k() as usize)];
         let mut s = SimScratch {
             v: &mut v,
             t_first: &mut t_first,

@@ -42,7 +42,7 @@ fn trace(
     steps: u8,
 ) -> (Vec<i32>, u8) {
     let g = one_neuron(input.len() as u16, 1);
-    let n = NeuronParams { kind, fire_once };
+    let n = NeuronParams::new(kind, fire_once).unwrap();
     let mut vs = Vec::new();
     let mut t_first = NEVER;
     for s in 1..=steps {
@@ -132,10 +132,7 @@ fn fire_once() {
     // Only first spikes are counted either way.
     let g = one_neuron(3, 1);
     for fire_once in [false, true] {
-        let n = NeuronParams {
-            kind: NeuronKind::If,
-            fire_once,
-        };
+        let n = NeuronParams::new(NeuronKind::If, fire_once).unwrap();
         let r = run_layer(&g, &w[..], &[32768], &n, 3, &[0, 1, 2], None, false).unwrap();
         assert_eq!(r.outcome.spikes, 1);
         assert_eq!(r.outcome.events, 3);
@@ -148,10 +145,7 @@ fn per_map_thresholds() {
     // channel 0 at step 0 and channel 1 at step 1: V = 30000 then 60000 in both maps.
     let g = one_neuron(2, 2);
     let w = [30000u16, 30000, 30000, 30000];
-    let n = NeuronParams {
-        kind: NeuronKind::If,
-        fire_once: true,
-    };
+    let n = NeuronParams::new(NeuronKind::If, true).unwrap();
     let r = run_layer(&g, &w[..], &[30000, 60000], &n, 2, &[0, 1], None, false).unwrap();
     assert_eq!(r.t_first, [0, 1]);
     let r = run_layer(&g, &w[..], &[30001, 60001], &n, 2, &[0, 1], None, false).unwrap();
@@ -174,19 +168,11 @@ fn wta_ranks_by_potential_then_index() {
     // (map 0, x 0) = 40000, (map 1, x 0) = 50000, (map 0, x 1) = 50000, (map 1, x 1) = 40000.
     let g = ConvGeom::new(Shape::new(2, 1, 2), 2, 1, 1, Padding::Valid).unwrap();
     let w = [40000u16, 50000, 50000, 40000];
-    let n = NeuronParams {
-        kind: NeuronKind::If,
-        fire_once: true,
-    };
+    let n = NeuronParams::new(NeuronKind::If, true).unwrap();
     let input = [0u8, NEVER, NEVER, 0]; // [c][y][x]: c0 at x0, c1 at x1
     let theta = [30000, 30000];
     let run = |mode, k, radius| {
-        let p = WtaParams {
-            mode,
-            k,
-            radius,
-            pointwise: false,
-        };
+        let p = WtaParams::new(mode, k, radius, false).unwrap();
         run_layer(&g, &w[..], &theta, &n, 1, &input, Some(&p), false)
             .unwrap()
             .winners
@@ -284,12 +270,12 @@ fn scatter_by_hand() {
     let w = [1u16, 2, 3, 4];
     let mut v = [0i32; 4];
     let mut touched = [0u32; 1];
-    scatter(&g, &w[..], 0, 1, 1, &mut v, Some(&mut touched));
+    scatter(&g, &w[..], 0, 1, 1, &mut v, Some(&mut touched)).unwrap();
     assert_eq!(v, [4, 3, 2, 1]);
     assert_eq!(touched[0], 0b1111);
     // The corner (0, 0) only reaches output (0, 0) through tap (0, 0).
     let mut v = [0i32; 4];
-    scatter(&g, &w[..], 0, 0, 0, &mut v, None);
+    scatter(&g, &w[..], 0, 0, 0, &mut v, None).unwrap();
     assert_eq!(v, [1, 0, 0, 0]);
     // Every input spiking: each output sums its whole kernel, 1 + 2 + 3 + 4.
     let mut v = [0i32; 4];
@@ -312,7 +298,7 @@ fn scatter_stride_two_with_padding_and_two_maps() {
     // oy 1 (ky 0). Columns: ox·2 ≤ 3 < ox·2 + 3 → ox 1 only (kx 1).
     let mut v = [0i32; 8]; // [oy][ox][map]
     let mut touched = [0u32; 1];
-    scatter(&g, &w[..], 0, 1, 2, &mut v, Some(&mut touched));
+    scatter(&g, &w[..], 0, 1, 2, &mut v, Some(&mut touched)).unwrap();
     // (0, 1): tap (2, 1) → 22 and 122; (1, 1): tap (0, 1) → 2 and 102.
     assert_eq!(v, [0, 0, 22, 122, 0, 0, 2, 102]);
     assert_eq!(touched[0], 0b1010);
@@ -425,17 +411,7 @@ fn dog_7x7_mean_max() {
 // so the ranking is that of the pixels.
 
 fn latency(image: &[u8; 6], steps: u8, threshold: i32, mode: EncodeMode) -> (Vec<u8>, usize) {
-    let p = EncoderParams {
-        h: 2,
-        w: 3,
-        n_filters: 1,
-        k: 1,
-        pad: 0,
-        threshold,
-        norm_radius: 0,
-        steps,
-        mode,
-    };
+    let p = EncoderParams::new(2, 3, 1, 1, threshold, 0, steps, mode).unwrap();
     let (mut resp, mut rows, mut keys) = ([0i32; 6], [0i64; 6], [0u64; 6]);
     let mut s = EncodeScratch {
         resp: &mut resp,

@@ -5,7 +5,7 @@
 
 use hebb_core::conv::{Le16, Q8};
 use hebb_core::convergence::{StopReason, StopRule, StopState, c_l, c_l_parts};
-use hebb_core::encode::{EncodeMode, EncodeScratch, EncoderParams, encode};
+use hebb_core::encode::{EncodeMode, EncodeScratch, EncoderParams, EncoderParamsRaw, encode};
 use hebb_core::geometry::{ConvGeom, Padding, PoolGeom, Shape};
 use hebb_core::homeostasis::{AdaptiveThreshold, RateTarget, rate_q16};
 use hebb_core::layer::{
@@ -50,7 +50,7 @@ fn neuron() -> impl Strategy<Value = NeuronParams> + Clone {
         (0..40_000i32).prop_map(|leak| NeuronKind::LifSub { leak }),
         any::<u16>().prop_map(|beta| NeuronKind::LifMul { beta }),
     ];
-    (kind, any::<bool>()).prop_map(|(kind, fire_once)| NeuronParams { kind, fire_once })
+    (kind, any::<bool>()).prop_map(|(kind, fire_once)| NeuronParams::new(kind, fire_once).unwrap())
 }
 
 fn wta() -> impl Strategy<Value = WtaParams> {
@@ -59,11 +59,8 @@ fn wta() -> impl Strategy<Value = WtaParams> {
         Just(WtaMode::Local),
         Just(WtaMode::Both)
     ];
-    (mode, 1u16..=5, 0u8..=2, any::<bool>()).prop_map(|(mode, k, radius, pointwise)| WtaParams {
-        mode,
-        k,
-        radius,
-        pointwise,
+    (mode, 1u16..=5, 0u8..=2, any::<bool>()).prop_map(|(mode, k, radius, pointwise)| {
+        WtaParams::new(mode, k, radius, pointwise).unwrap()
     })
 }
 
@@ -111,8 +108,8 @@ fn layer_case(
             vec(prop::sample::select(vec![0u16, 16384, 32768, 49152]), n),
         ];
         let thetas = prop_oneof![
-            vec(1..(3 << 16), g.out_c as usize),
-            vec((1..12i32).prop_map(|q| q << 14), g.out_c as usize),
+            vec(1..(3 << 16), g.out_c() as usize),
+            vec((1..12i32).prop_map(|q| q << 14), g.out_c() as usize),
         ];
         (
             Just(g),
@@ -120,7 +117,7 @@ fn layer_case(
             thetas,
             neuron.clone(),
             Just(steps),
-            times(g.input.len(), steps),
+            times(g.input().len(), steps),
         )
             .prop_map(|(g, w, theta, neuron, steps, input)| LayerCase {
                 g,
@@ -159,8 +156,8 @@ fn dense(c: &LayerCase) -> Dense {
     let g = &c.g;
     let out = g.output();
     let (m, oh, ow) = (out.c as usize, out.h as usize, out.w as usize);
-    let (h, w) = (g.input.h as i64, g.input.w as i64);
-    let (k, s, pad) = (g.k as i64, g.stride as i64, g.pad as i64);
+    let (h, w) = (g.input().h as i64, g.input().w as i64);
+    let (k, s, pad) = (g.k() as i64, g.stride() as i64, g.pad() as i64);
     let n = out.len();
     let mut v = vec![0i64; n];
     let mut t_first = vec![NEVER; n];
@@ -171,7 +168,7 @@ fn dense(c: &LayerCase) -> Dense {
                 for ox in 0..ow {
                     let i = (mi * oh + oy) * ow + ox;
                     // Leak.
-                    v[i] = match c.neuron.kind {
+                    v[i] = match c.neuron.kind() {
                         NeuronKind::If => v[i],
                         NeuronKind::LifSub { leak } => v[i] - i64::from(leak),
                         NeuronKind::LifMul { beta } => {
@@ -179,7 +176,7 @@ fn dense(c: &LayerCase) -> Dense {
                         }
                     };
                     // Input of this step: weights of the receptive field's inputs firing now.
-                    for ci in 0..g.input.c as i64 {
+                    for ci in 0..g.input().c as i64 {
                         for ky in 0..k {
                             for kx in 0..k {
                                 let iy = oy as i64 * s + ky - pad;
@@ -194,7 +191,7 @@ fn dense(c: &LayerCase) -> Dense {
                             }
                         }
                     }
-                    if !matches!(c.neuron.kind, NeuronKind::If) {
+                    if !matches!(c.neuron.kind(), NeuronKind::If) {
                         v[i] = v[i].max(0);
                     }
                     if v[i] >= i64::from(c.theta[mi]) {
@@ -202,7 +199,7 @@ fn dense(c: &LayerCase) -> Dense {
                             t_first[i] = t;
                             v_first[i] = v[i];
                             v[i] = 0;
-                        } else if !c.neuron.fire_once {
+                        } else if !c.neuron.fire_once() {
                             v[i] = 0;
                         }
                     }
@@ -272,15 +269,15 @@ fn cheb(a: &Cand, y: usize, x: usize) -> usize {
 
 /// Brute-force WTA on the dense model: greedy in rank order with the exclusions of `p`.
 fn wta_reference(cands: &[Cand], p: &WtaParams) -> Vec<Cand> {
-    let per_map = matches!(p.mode, WtaMode::Global | WtaMode::Both);
-    let r = if p.mode == WtaMode::Global {
+    let per_map = matches!(p.mode(), WtaMode::Global | WtaMode::Both);
+    let r = if p.mode() == WtaMode::Global {
         0
     } else {
-        p.radius as usize
+        p.radius() as usize
     };
     let mut won: Vec<Cand> = Vec::new();
     for q in cands {
-        if won.len() == p.k as usize {
+        if won.len() == p.k() as usize {
             break;
         }
         let excluded = won
@@ -298,9 +295,9 @@ fn wta_reference(cands: &[Cand], p: &WtaParams) -> Vec<Cand> {
 
 /// Input spike time seen by synapse `(c, ky, kx)` of the neuron at `(y, x)`; padding is NEVER.
 fn pre_time(g: &ConvGeom, input: &[u8], c: i64, ky: i64, kx: i64, y: u16, x: u16) -> u8 {
-    let (h, wd) = (i64::from(g.input.h), i64::from(g.input.w));
-    let iy = i64::from(y) * i64::from(g.stride) + ky - i64::from(g.pad);
-    let ix = i64::from(x) * i64::from(g.stride) + kx - i64::from(g.pad);
+    let (h, wd) = (i64::from(g.input().h), i64::from(g.input().w));
+    let iy = i64::from(y) * i64::from(g.stride()) + ky - i64::from(g.pad());
+    let ix = i64::from(x) * i64::from(g.stride()) + kx - i64::from(g.pad());
     if iy < 0 || ix < 0 || iy >= h || ix >= wd {
         NEVER
     } else {
@@ -345,19 +342,19 @@ proptest! {
         (g, mut w, input, rounds) in geometry().prop_flat_map(|g| (
             Just(g),
             vec(weight(), g.n_weights()),
-            times(g.input.len(), 8),
-            vec((vec((0..g.out_c, 0..g.output().h, 0..g.output().w, 0u8..8), 0..4), stdp_params()), 1..5),
+            times(g.input().len(), 8),
+            vec((vec((0..g.out_c(), 0..g.output().h, 0..g.output().w, 0u8..8), 0..4), stdp_params()), 1..5),
         ))
     ) {
-        let m = g.out_c as usize;
-        let k = g.k as i64;
+        let m = g.out_c() as usize;
+        let k = g.k() as i64;
         for (wins, p) in rounds {
             let mut winners: Vec<Winner> = wins.iter().map(|&(map, y, x, t)| Winner { map, y, x, t, v: 0 }).collect();
             let before = w.clone();
             stdp_update(&g, &mut w, &input, &mut winners, &p).unwrap();
             for map in 0..m {
                 let group: Vec<_> = wins.iter().filter(|x| x.0 as usize == map).collect();
-                for c in 0..g.input.c as i64 {
+                for c in 0..g.input().c as i64 {
                     for ky in 0..k {
                         for kx in 0..k {
                             let wi = ((c * k + ky) * k + kx) as usize * m + map;
@@ -404,14 +401,14 @@ proptest! {
             Just(g),
             vec(weight(), g.n_weights()),
             vec((
-                times(g.input.len(), 8),
-                vec((0..g.out_c, 0..g.output().h, 0..g.output().w, 0u8..8), 0..4),
+                times(g.input().len(), 8),
+                vec((0..g.out_c(), 0..g.output().h, 0..g.output().w, 0u8..8), 0..4),
                 stdp_params(),
             ), 1..5),
         ))
     ) {
-        let m = g.out_c as usize;
-        let k = g.k as i64;
+        let m = g.out_c() as usize;
+        let k = g.k() as i64;
         let winners = |wins: &[(u16, u16, u16, u8)]| -> Vec<Winner> {
             wins.iter().map(|&(map, y, x, t)| Winner { map, y, x, t, v: 0 }).collect()
         };
@@ -421,7 +418,7 @@ proptest! {
         for (input, wins, p) in &batch {
             stdp_accumulate(&g, &w, input, &winners(wins), p, &mut acc).unwrap();
             for &(map, y, x, t) in wins {
-                for c in 0..g.input.c as i64 {
+                for c in 0..g.input().c as i64 {
                     for ky in 0..k {
                         for kx in 0..k {
                             let wi = ((c * k + ky) * k + kx) as usize * m + map as usize;
@@ -489,7 +486,7 @@ proptest! {
 
         let out = c.g.output();
         let plane = out.plane();
-        let cands = candidates(&c, &d, p.pointwise);
+        let cands = candidates(&c, &d, p.pointwise());
         let expect = wta_reference(&cands, &p);
         let got: Vec<Cand> = r.winners.iter().map(|w| {
             let (map, y, x) = (w.map as usize, w.y as usize, w.x as usize);
@@ -498,9 +495,9 @@ proptest! {
         prop_assert_eq!(&got, &expect);
 
         // The rules, checked directly.
-        let per_map = matches!(p.mode, WtaMode::Global | WtaMode::Both);
-        let radius = if p.mode == WtaMode::Global { 0 } else { p.radius as usize };
-        prop_assert!(got.len() <= p.k as usize);
+        let per_map = matches!(p.mode(), WtaMode::Global | WtaMode::Both);
+        let radius = if p.mode() == WtaMode::Global { 0 } else { p.radius() as usize };
+        prop_assert!(got.len() <= p.k() as usize);
         for (i, a) in got.iter().enumerate() {
             prop_assert_eq!(d.t_first[a.flat], a.t, "winner at its first spike");
             prop_assert_eq!(d.v_first[a.flat], a.v, "winner with its pre-reset potential");
@@ -513,7 +510,7 @@ proptest! {
         for q in &cands {
             if got.contains(q) { continue; }
             let ranks_before_last = last.is_some_and(|(t, v, f)| (q.t, -q.v, q.flat) < (t, -v, f));
-            if ranks_before_last || got.len() < p.k as usize {
+            if ranks_before_last || got.len() < p.k() as usize {
                 let inhibited = got.iter().any(|w|
                     (w.t, -w.v, w.flat) < (q.t, -q.v, q.flat)
                         && ((per_map && w.map == q.map) || cheb(w, q.y, q.x) <= radius));
@@ -540,7 +537,7 @@ proptest! {
     /// widened 16-bit values.
     #[test]
     fn forward_final_equals_simulation_then_pooling(
-        c in layer_case(any::<bool>().prop_map(|fire_once| NeuronParams { kind: NeuronKind::If, fire_once })),
+        c in layer_case(any::<bool>().prop_map(|fire_once| NeuronParams::new(NeuronKind::If, fire_once).unwrap())),
         pool in (1u8..=3, 1u8..=2, 0u8..3),
         use_pool: bool,
     ) {
@@ -818,10 +815,10 @@ fn weight_conversions_round_trip() {
 /// Straightforward encoder: direct 2-D convolution in i64, threshold, box sums over the whole
 /// clipped window per value, one sort, latency bins.
 fn encode_reference(p: &EncoderParams, kernels: &[i32], image: &[u8]) -> (Vec<u8>, usize) {
-    let (h, w, k, pad) = (p.h as i64, p.w as i64, p.k as i64, p.pad as i64);
+    let (h, w, k, pad) = (p.h() as i64, p.w() as i64, p.k() as i64, p.pad() as i64);
     let plane = (h * w) as usize;
     let mut resp = vec![0i64; p.n_out()];
-    for f in 0..p.n_filters as usize {
+    for f in 0..p.n_filters() as usize {
         for y in 0..h {
             for x in 0..w {
                 let mut acc = 0i64;
@@ -834,7 +831,7 @@ fn encode_reference(p: &EncoderParams, kernels: &[i32], image: &[u8]) -> (Vec<u8
                         }
                     }
                 }
-                let v = if acc < i64::from(p.threshold) || acc <= 0 {
+                let v = if acc < i64::from(p.threshold()) || acc <= 0 {
                     0
                 } else {
                     acc
@@ -843,9 +840,9 @@ fn encode_reference(p: &EncoderParams, kernels: &[i32], image: &[u8]) -> (Vec<u8
             }
         }
     }
-    let r = i64::from(p.norm_radius);
+    let r = i64::from(p.norm_radius());
     let mut keyed: Vec<(i64, usize)> = Vec::new();
-    for f in 0..p.n_filters as usize {
+    for f in 0..p.n_filters() as usize {
         for y in 0..h {
             for x in 0..w {
                 let i = f * plane + (y * w + x) as usize;
@@ -869,14 +866,14 @@ fn encode_reference(p: &EncoderParams, kernels: &[i32], image: &[u8]) -> (Vec<u8
         }
     }
     let mut times = vec![NEVER; p.n_out()];
-    if p.mode == EncodeMode::Repeat {
+    if p.mode() == EncodeMode::Repeat {
         for &(_, i) in &keyed {
             times[i] = 0;
         }
         return (times, keyed.len());
     }
     keyed.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let t = p.steps as usize;
+    let t = p.steps() as usize;
     let bin = (keyed.len() / t).max(1);
     let mut n = 0;
     for (rank, &(_, i)) in keyed.iter().enumerate() {
@@ -896,19 +893,18 @@ proptest! {
         (p, kernels, image) in (1u16..=12, 1u16..=80, 1u8..=2, 0u8..=3, 0u8..=9, 1u8..=20, any::<bool>())
             .prop_flat_map(|(h, w, nf, kh, r, steps, latency)| {
                 let k = 2 * kh + 1;
-                let p = EncoderParams {
-                    h, w, n_filters: nf, k, pad: kh, threshold: 0, norm_radius: r, steps,
-                    mode: if latency { EncodeMode::Latency } else { EncodeMode::Repeat },
-                };
+                let p = EncoderParams::new(h, w, nf, k, 0, r, steps, if latency { EncodeMode::Latency } else { EncodeMode::Repeat }).unwrap();
                 (
-                    (Just(p), 0i32..(60 << 16)).prop_map(|(mut p, th)| { p.threshold = th; p }),
+                    (Just(p), 0i32..(60 << 16)).prop_map(|(p, threshold)| {
+                        EncoderParams::try_from(EncoderParamsRaw { threshold, ..p.into() }).unwrap()
+                    }),
                     vec(-70_000i32..70_000, p.n_kernel()),
                     vec(prop_oneof![1 => Just(0u8), 3 => any::<u8>()], h as usize * w as usize),
                 )
             })
     ) {
         let mut resp = vec![0i32; p.n_out()];
-        let mut rows = vec![0i64; p.h as usize * p.w as usize];
+        let mut rows = vec![0i64; p.h() as usize * p.w() as usize];
         let mut keys = vec![0u64; p.n_out()];
         let mut s = EncodeScratch { resp: &mut resp, rows: &mut rows, keys: &mut keys };
         let mut times = vec![3u8; p.n_out()];

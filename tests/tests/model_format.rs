@@ -2,8 +2,8 @@
 //! found by validation, and the fuzz seed corpus.
 
 use hebb_core::Error;
-use hebb_core::encode::EncodeScratch;
-use hebb_core::geometry::{PoolGeom, Shape};
+use hebb_core::encode::{EncodeScratch, EncoderParams, EncoderParamsRaw};
+use hebb_core::geometry::{ConvGeom, ConvGeomRaw, PoolGeom, Shape};
 use hebb_core::model::{CRC, FORMAT_VERSION, HEADER_LEN, MAGIC, Model};
 use hebb_core::network::{InferScratch, features, filters, max_map, max_row, thresholds};
 use hebb_core::spikes::words;
@@ -267,12 +267,7 @@ fn shape_errors_found_by_validation() {
     // A pool whose input is not the conv output (4×4×2): 5×5.
     expect_invalid(
         |p| {
-            p.arch[0].pool = Some(PoolGeom {
-                input: Shape::new(2, 5, 5),
-                k: 2,
-                stride: 2,
-                pad: 0,
-            });
+            p.arch[0].pool = Some(PoolGeom::new(Shape::new(2, 5, 5), 2, 2, 0).unwrap());
         },
         Error::ShapeMismatch("pool input differs from conv output"),
     );
@@ -283,7 +278,11 @@ fn shape_errors_found_by_validation() {
     );
     // A layer reading a different shape than the encoder produces.
     expect_invalid(
-        |p| p.arch[0].conv.input.h = 5,
+        |p| {
+            let g = p.arch[0].conv;
+            let input = Shape { h: 5, ..g.input() };
+            p.arch[0].conv = ConvGeom::try_from(ConvGeomRaw { input, ..g.into() }).unwrap();
+        },
         Error::ShapeMismatch("layer input differs from previous output"),
     );
     expect_invalid(
@@ -292,10 +291,17 @@ fn shape_errors_found_by_validation() {
         },
         Error::ShapeMismatch("filter bytes do not match the encoder"),
     );
-    expect_invalid(
-        |p| p.encoder.steps = 0,
-        Error::InvalidParam("encoder: steps must be in 1..=254"),
-    );
+    // A parameter out of its range cannot be built, only read: the decoder reports the error of
+    // its constructor. Body byte 7 is the encoder's steps (see `bad_magic`).
+    let mut body = raw_body(&fixtures::tiny().model());
+    body[7] = 0;
+    let want = Error::InvalidParam("encoder: steps must be in 1..=254");
+    assert_eq!(Model::decode(&frame(1, &body)), Err(want));
+    let raw = EncoderParamsRaw {
+        steps: 0,
+        ..fixtures::tiny().encoder.into()
+    };
+    assert_eq!(EncoderParams::try_from(raw), Err(want));
     expect_invalid(
         |p| {
             p.arch.clear();
@@ -336,11 +342,11 @@ fn tiny_model_runs_inference() {
     let m = Model::decode(&bytes).unwrap();
     let mut filt = vec![0i32; m.encoder.n_kernel()];
     filters(&m, &mut filt).unwrap();
-    let mut th = vec![0i32; m.arch[0].conv.out_c as usize];
+    let mut th = vec![0i32; m.arch[0].conv.out_c() as usize];
     thresholds(&m, 0, &mut th).unwrap();
     assert_eq!(th, [40_000, 70_000]);
     let n = m.encoder.n_out();
-    let plane = m.encoder.h as usize * m.encoder.w as usize;
+    let plane = m.encoder.h() as usize * m.encoder.w() as usize;
     let (mut resp, mut rows, mut keys) = (vec![0; n], vec![0; plane], vec![0; n]);
     let (mut a, mut b) = (vec![0; max_map(&m)], vec![0; max_map(&m)]);
     let mut v_row = vec![0; max_row(&m.arch)];

@@ -193,7 +193,7 @@ fn custom(text: &str) -> TrainConfig {
 
 fn ref_encode(net: &Net, imgs: &[u8]) -> SpikeCache {
     let e = &net.encoder;
-    let plane = e.h as usize * e.w as usize;
+    let plane = e.h() as usize * e.w() as usize;
     let per = e.n_out();
     let mut resp = vec![0; per];
     let mut rows = vec![0; plane];
@@ -229,7 +229,7 @@ impl Trained {
         Self {
             weights: net.weights[l].clone(),
             thresholds: net.thresholds[l].clone(),
-            wins: vec![0; net.arch[l].conv.out_c as usize],
+            wins: vec![0; net.arch[l].conv.out_c() as usize],
             stats: TrainStats::default(),
             lr: LrState {
                 current: t.stdp,
@@ -274,8 +274,8 @@ fn ref_train(
         mut stats,
         mut lr,
     } = Trained::start(net, l, t);
-    let mut buf = SimBuffers::new(a, net.encoder.steps);
-    let mut winners = vec![Winner::default(); t.wta.k as usize];
+    let mut buf = SimBuffers::new(a, net.encoder.steps());
+    let mut winners = vec![Winner::default(); t.wta.k() as usize];
     for &i in chunks.iter().flat_map(|c| c.iter()) {
         let input = inputs.sample(i as usize);
         lr.tick(&t.schedule());
@@ -284,7 +284,7 @@ fn ref_train(
             &w[..],
             &net.thresholds[l],
             &a.neuron,
-            net.encoder.steps,
+            net.encoder.steps(),
             input,
             Some(&t.wta),
             true,
@@ -335,9 +335,9 @@ fn ref_train_batched(
         mut stats,
         mut lr,
     } = Trained::start(net, l, t);
-    let mut buf = SimBuffers::new(a, net.encoder.steps);
+    let mut buf = SimBuffers::new(a, net.encoder.steps());
     let mut acc = vec![0i32; w.len()];
-    let k = t.wta.k as usize;
+    let k = t.wta.k() as usize;
     for batch in order.chunks(t.batch as usize) {
         let mut won = Vec::new();
         for &i in batch {
@@ -347,7 +347,7 @@ fn ref_train_batched(
                 &w[..],
                 &net.thresholds[l],
                 &a.neuron,
-                net.encoder.steps,
+                net.encoder.steps(),
                 inputs.sample(i as usize),
                 Some(&t.wta),
                 true,
@@ -389,12 +389,12 @@ fn ref_layer_times(net: &Net, l: usize, inputs: &SpikeCache, inhibit: bool) -> S
     let a = &net.arch[l];
     let o = a.out_shape();
     let per = o.len();
-    let mut buf = SimBuffers::new(a, net.encoder.steps);
+    let mut buf = SimBuffers::new(a, net.encoder.steps());
     let mut data = vec![0u8; inputs.len() * per];
     for (i, out) in data.chunks_exact_mut(per).enumerate() {
         layer_output(
             a,
-            net.encoder.steps,
+            net.encoder.steps(),
             &net.weights[l],
             &net.thresholds[l],
             inputs.sample(i),
@@ -413,11 +413,11 @@ fn ref_layer_times(net: &Net, l: usize, inputs: &SpikeCache, inhibit: bool) -> S
 }
 
 fn ref_features(net: &Net, imgs: &[u8]) -> FeatureSet {
-    let plane = net.encoder.h as usize * net.encoder.w as usize;
+    let plane = net.encoder.h() as usize * net.encoder.w() as usize;
     let nf = net.n_features();
     let wpf = words(nf);
     let mut bits = vec![0u32; imgs.len() / plane * wpf];
-    let steps = net.encoder.steps;
+    let steps = net.encoder.steps();
     for (img, out) in imgs.chunks_exact(plane).zip(bits.chunks_exact_mut(wpf)) {
         let mut cur = ref_encode(net, img).data;
         for (l, a) in net.arch.iter().enumerate() {
@@ -460,7 +460,7 @@ fn dev_train(
     let job = TrainJob {
         arch: &net.arch[l],
         train: t,
-        steps: net.encoder.steps,
+        steps: net.encoder.steps(),
         inputs,
     };
     let mut got = Trained::start(net, l, t);
@@ -534,8 +534,11 @@ fn encode_edge_cases(d: &mut Dev) {
     imgs.extend(std::iter::repeat_n(255u8, 784));
     for text in [None, Some(CUSTOM_LOCAL), Some(CUSTOM_LEAKY)] {
         let mut cfg = text.map_or_else(|| kh().clone(), custom);
-        for mode in ["latency", "repeat"] {
-            cfg.encoder.mode = mode.into();
+        for mode in [
+            hebb::config::EncoderModeConfig::Latency,
+            hebb::config::EncoderModeConfig::AllAtFirstStep,
+        ] {
+            cfg.encoder.mode = mode;
             let net = net_of(&cfg);
             let want = ref_encode(&net, &imgs);
             let got = d.be().encode(&net, &imgs).expect("encode");
@@ -600,21 +603,21 @@ fn train_homeostasis(d: &mut Dev) {
             };
             // The core, sample by sample.
             let a = &net.arch[l];
-            let m = a.conv.out_c as usize;
+            let m = a.conv.out_c() as usize;
             let plane = a.conv.output().plane();
             let mut want = Trained::start(&net, l, &t);
-            let mut buf = SimBuffers::new(a, net.encoder.steps);
+            let mut buf = SimBuffers::new(a, net.encoder.steps());
             let mut fired = vec![0u32; words(m)];
             for &i in &order {
                 want.lr.tick(&t.schedule());
-                let mut winners = vec![Winner::default(); t.wta.k as usize];
+                let mut winners = vec![Winner::default(); t.wta.k() as usize];
                 let mut sc = buf.scratch();
                 let r = simulate(
                     &a.conv,
                     &want.weights[..],
                     &want.thresholds,
                     &a.neuron,
-                    net.encoder.steps,
+                    net.encoder.steps(),
                     input.sample(i as usize),
                     Some(&t.wta),
                     false,
@@ -648,7 +651,7 @@ fn train_homeostasis(d: &mut Dev) {
             let job = TrainJob {
                 arch: a,
                 train: &t,
-                steps: net.encoder.steps,
+                steps: net.encoder.steps(),
                 inputs: &input,
             };
             let mut got = Trained::start(&net, l, &t);
@@ -847,7 +850,7 @@ fn layer_times_all(d: &mut Dev) {
     for text in [CUSTOM_LOCAL, CUSTOM_LEAKY] {
         let net = net_of(&custom(text));
         let enc = ref_encode(&net, images(200));
-        let steps = net.encoder.steps;
+        let steps = net.encoder.steps();
         let want = ref_layer_times(&net, 0, &enc, true);
         let got = d
             .be()
@@ -895,7 +898,7 @@ fn bad_order(d: &mut Dev) {
         let job = TrainJob {
             arch: &net.arch[0],
             train: &t,
-            steps: net.encoder.steps,
+            steps: net.encoder.steps(),
             inputs: &cache,
         };
         let mut got = Trained::start(&net, 0, &t);
@@ -1012,7 +1015,7 @@ fn bench_one(d: &mut Dev, all: &[u8], n_train: usize, n_order: usize, n_feat: us
             current: lt.stdp,
             samples: 0,
         };
-        let mut wins = vec![0u32; net.arch[l].conv.out_c as usize];
+        let mut wins = vec![0u32; net.arch[l].conv.out_c() as usize];
         let mut st = TrainStats::default();
         let mut th = net.thresholds[l].clone();
         let t = Instant::now();

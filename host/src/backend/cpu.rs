@@ -54,7 +54,7 @@ impl CpuBackend {
         let buf = self.sim.as_mut().expect("just set");
         let out = a.conv.output();
         let mut fired = vec![0u32; words(out.c as usize)];
-        let mut winners = vec![Winner::default(); job.train.wta.k as usize];
+        let mut winners = vec![Winner::default(); job.train.wta.k() as usize];
         let schedule = job.train.schedule();
         let rule = SampleRule {
             wta: &job.train.wta,
@@ -104,7 +104,7 @@ impl CpuBackend {
             }
             .into());
         }
-        let k = job.train.wta.k as usize;
+        let k = job.train.wta.k() as usize;
         let bsz = job.train.batch as usize;
         let threads = rayon::current_num_threads().clamp(1, bsz);
         self.pool.retain(|b| b.fits(a, job.steps));
@@ -152,7 +152,7 @@ impl CpuBackend {
             }
             // Summing is parallel over rows of the weights (disjoint), sample after sample
             // within a row, so the sums do not depend on the thread count.
-            let m = (a.conv.out_c as usize).max(1);
+            let m = (a.conv.out_c() as usize).max(1);
             let rows = (nw / m).div_ceil(threads * 4).max(1);
             let w: &[u16] = weights;
             acc.par_chunks_mut(rows * m)
@@ -204,7 +204,7 @@ impl SimBuffers {
             excl_pos: vec![0; words(p)],
             excl_map: vec![0; words(m)],
             cand: vec![0; n],
-            order: vec![0; arch.conv.input.len()],
+            order: vec![0; arch.conv.input().len()],
             starts: vec![0; steps as usize + 1],
         }
     }
@@ -224,10 +224,10 @@ impl SimBuffers {
     }
     fn fits(&self, arch: &LayerArch, steps: u8) -> bool {
         self.v.len() == arch.conv.output().len()
-            && self.order.len() == arch.conv.input.len()
+            && self.order.len() == arch.conv.input().len()
             && self.starts.len() == steps as usize + 1
             && self.pos_first.len() == arch.conv.output().plane()
-            && self.excl_map.len() == words(arch.conv.out_c as usize)
+            && self.excl_map.len() == words(arch.conv.out_c() as usize)
     }
 }
 
@@ -249,13 +249,13 @@ impl InferBuffers {
         let mut m = e.n_out();
         for a in &net.arch {
             m = m
-                .max(a.conv.input.len())
+                .max(a.conv.input().len())
                 .max(a.out_shape().len())
                 .max(a.conv.output().len());
         }
         Self {
             resp: vec![0; e.n_out()],
-            rows: vec![0; e.h as usize * e.w as usize],
+            rows: vec![0; e.h() as usize * e.w() as usize],
             keys: vec![0; e.n_out()],
             a: vec![0; m],
             b: vec![0; m],
@@ -327,7 +327,7 @@ pub fn features_stepped(
     sims: &mut [SimBuffers],
     out: &mut [u32],
 ) -> hebb_core::Result<()> {
-    let steps = net.encoder.steps;
+    let steps = net.encoder.steps();
     let mut cur = inf.encode(net, image)?.to_vec();
     for (l, a) in net.arch.iter().enumerate() {
         let mut next = vec![0u8; a.out_shape().len()];
@@ -357,7 +357,7 @@ impl Backend for CpuBackend {
     }
 
     fn encode(&mut self, net: &Net, images: &[u8]) -> Result<SpikeCache> {
-        let plane = net.encoder.h as usize * net.encoder.w as usize;
+        let plane = net.encoder.h() as usize * net.encoder.w() as usize;
         let per = net.encoder.n_out();
         let n = images.len() / plane;
         let mut data = vec![0u8; n * per];
@@ -422,7 +422,7 @@ impl Backend for CpuBackend {
     }
 
     fn features(&mut self, net: &Net, images: &[u8]) -> Result<FeatureSet> {
-        let plane = net.encoder.h as usize * net.encoder.w as usize;
+        let plane = net.encoder.h() as usize * net.encoder.w() as usize;
         let n = images.len() / plane;
         let nf = net.n_features();
         let wpf = words(nf);
@@ -440,7 +440,7 @@ impl Backend for CpuBackend {
                     } else {
                         net.arch
                             .iter()
-                            .map(|a| SimBuffers::new(a, net.encoder.steps))
+                            .map(|a| SimBuffers::new(a, net.encoder.steps()))
                             .collect()
                     };
                     for (j, dst) in out.chunks_mut(wpf).enumerate() {

@@ -38,20 +38,20 @@ pub fn run(a: &InspectArgs) -> Result<i32> {
     let e = &m.encoder;
     out!(
         "encoder: {}×{} image, {} filters {}×{}, threshold {:.1}, normalisation radius {}, {} steps, {:?}",
-        e.h,
-        e.w,
-        e.n_filters,
-        e.k,
-        e.k,
-        hebb_core::q::potential_to_f64(e.threshold),
-        e.norm_radius,
-        e.steps,
-        e.mode
+        e.h(),
+        e.w(),
+        e.n_filters(),
+        e.k(),
+        e.k(),
+        hebb_core::q::potential_to_f64(e.threshold()),
+        e.norm_radius(),
+        e.steps(),
+        e.mode()
     )?;
     for (i, (a, l)) in m.arch.iter().zip(m.layers.iter()).enumerate() {
         let g = &a.conv;
-        let th: Vec<i32> = (0..g.out_c as usize)
-            .map(|j| hebb_core::model::le_i32(l.thresholds, j))
+        let th: Vec<i32> = (0..g.out_c() as usize)
+            .filter_map(|j| hebb_core::model::le_i32(l.thresholds, j))
             .collect();
         let w: Vec<u16> = match l.view() {
             hebb_core::model::LayerWeights::W16(v) => (0..g.n_weights())
@@ -64,18 +64,18 @@ pub fn run(a: &InspectArgs) -> Result<i32> {
         out!(
             "layer {}: {:?} → {} maps {}×{} stride {} pad {} → {:?}{}; {:?}; {}-bit weights, C_l {:.4}, thresholds {:.3}..{:.3}",
             i + 1,
-            g.input,
-            g.out_c,
-            g.k,
-            g.k,
-            g.stride,
-            g.pad,
+            g.input(),
+            g.out_c(),
+            g.k(),
+            g.k(),
+            g.stride(),
+            g.pad(),
             g.output(),
             a.pool.map_or(String::new(), |p| format!(
                 " → pool {}/{}/{} → {:?}",
-                p.k,
-                p.stride,
-                p.pad,
+                p.k(),
+                p.stride(),
+                p.pad(),
                 p.output()
             )),
             a.neuron,

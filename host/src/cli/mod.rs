@@ -122,7 +122,7 @@ fn load_net(p: &Path) -> Result<(Net, Vec<u8>)> {
 /// Checks that a data set fits a model: image size against the model's input, labels against
 /// the readout's classes.
 fn check_fits(net: &Net, split: &Split, data: &str) -> Result<()> {
-    let (h, w) = (net.encoder.h as usize, net.encoder.w as usize);
+    let (h, w) = (net.encoder.h() as usize, net.encoder.w() as usize);
     for set in [&split.train, &split.test] {
         if (set.rows, set.cols) != (h, w) {
             bail!(

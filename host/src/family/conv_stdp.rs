@@ -115,7 +115,7 @@ impl TrainState {
                     lc.epochs
                 );
             }
-            let maps = net.arch[self.layer].conv.out_c as usize;
+            let maps = net.arch[self.layer].conv.out_c() as usize;
             let started = self.lr.is_some();
             if started != self.stop.is_some() {
                 bail!("learning-rate and stop-rule states disagree");
@@ -214,7 +214,7 @@ pub fn layer_inputs(
         }
         cur = be.layer_times(
             &net.arch[j],
-            net.encoder.steps,
+            net.encoder.steps(),
             &net.weights[j],
             &net.thresholds[j],
             &cur,
@@ -437,7 +437,7 @@ impl<'b> ConvStdp<'b> {
 
     fn kernels_png(&self, path: &Path, l: usize) -> std::io::Result<()> {
         let g = &self.net.arch[l].conv;
-        let (m, c, k) = (g.out_c as usize, g.input.c as usize, g.k as usize);
+        let (m, c, k) = (g.out_c() as usize, g.input().c as usize, g.k() as usize);
         let w = &self.net.weights[l];
         let mut out = vec![0f32; m * c * k * k];
         for mi in 0..m {
@@ -517,7 +517,7 @@ impl Trainer for ConvStdp<'_> {
         if self.inputs.as_ref().is_none_or(|(il, ..)| *il != l) {
             let lc = &self.cfg.layers[l];
             let lt = layer_train(lc, l)?;
-            let maps = self.net.arch[l].conv.out_c as usize;
+            let maps = self.net.arch[l].conv.out_c() as usize;
             if self.st.lr.is_none() {
                 self.st.lr = Some(LrState::start(&lt.schedule()));
                 self.st.stop = Some(StopState::new(stop_rule(&self.cfg, l))?);
@@ -534,7 +534,7 @@ impl Trainer for ConvStdp<'_> {
                 maps,
                 lc.kernel,
                 lc.kernel,
-                self.net.arch[l].conv.input,
+                self.net.arch[l].conv.input(),
                 t_in.elapsed().as_secs_f64()
             );
             if lt.batch > 1 {
@@ -600,11 +600,11 @@ impl Trainer for ConvStdp<'_> {
         let l = self.st.layer;
         let (_, inputs, lt) = self.inputs.as_ref().context("epoch not begun")?;
         let (_, _, order) = self.order.as_ref().context("epoch not begun")?;
-        let maps = self.net.arch[l].conv.out_c as usize;
+        let maps = self.net.arch[l].conv.out_c() as usize;
         let job = TrainJob {
             arch: &self.net.arch[l],
             train: lt,
-            steps: self.net.encoder.steps,
+            steps: self.net.encoder.steps(),
             inputs,
         };
         let mut wins = vec![0u32; maps];
@@ -637,7 +637,7 @@ impl Trainer for ConvStdp<'_> {
         let l = self.st.layer;
         let n = data.train.len() as u64;
         let lc = self.cfg.layers[l].clone();
-        let maps = self.net.arch[l].conv.out_c as usize;
+        let maps = self.net.arch[l].conv.out_c() as usize;
         let st = &mut self.st;
         st.epoch += 1;
         st.pos = 0;
@@ -995,15 +995,15 @@ pub fn classify(net: &Net, images: &[&[u8]]) -> Result<(Vec<usize>, crate::backe
     let Some(r) = net.readout.as_ref() else {
         bail!("the network has no readout (train it to the end first)");
     };
-    let plane = net.encoder.h as usize * net.encoder.w as usize;
+    let plane = net.encoder.h() as usize * net.encoder.w() as usize;
     let mut flat = Vec::with_capacity(images.len() * plane);
     for (i, img) in images.iter().enumerate() {
         if img.len() != plane {
             bail!(
                 "image {i} has {} pixels but the model takes {}×{} = {plane}",
                 img.len(),
-                net.encoder.h,
-                net.encoder.w
+                net.encoder.h(),
+                net.encoder.w()
             );
         }
         flat.extend_from_slice(img);

@@ -50,13 +50,13 @@ impl CudaBackend {
         images: &[u8],
     ) -> Result<Option<FeatureSet>> {
         let e = &net.encoder;
-        let plane = e.h as usize * e.w as usize;
+        let plane = e.h() as usize * e.w() as usize;
         let n = images.len() / plane;
         let nf = net.n_features();
         let wpf = words(nf);
         let mut layers = Vec::new();
         for (l, a) in net.arch.iter().enumerate() {
-            validate_thresholds(&net.thresholds[l], a.conv.out_c as usize)?;
+            validate_thresholds(&net.thresholds[l], a.conv.out_c() as usize)?;
             if net.weights[l].len() < a.conv.n_weights() {
                 return Err(hebb_core::Error::ShapeMismatch(
                     "weights shorter than the conv geometry",
@@ -83,7 +83,7 @@ impl CudaBackend {
         let max_len = net
             .arch
             .iter()
-            .map(|a| a.conv.input.len().max(a.out_shape().len()))
+            .map(|a| a.conv.input().len().max(a.out_shape().len()))
             .max()
             .unwrap_or(0)
             .max(e.n_out());

@@ -174,14 +174,14 @@ impl Placer {
 
 fn conv_params(p: &mut Params, g: &ConvGeom, steps: u8) -> Result<(), String> {
     let o = g.output();
-    p[P::IN_C] = i32::from(g.input.c);
-    p[P::IN_H] = i32::from(g.input.h);
-    p[P::IN_W] = i32::from(g.input.w);
-    p[P::IN_LEN] = int(g.input.len(), "layer input")?;
-    p[P::M] = i32::from(g.out_c);
-    p[P::K] = i32::from(g.k);
-    p[P::S] = i32::from(g.stride);
-    p[P::PAD] = i32::from(g.pad);
+    p[P::IN_C] = i32::from(g.input().c);
+    p[P::IN_H] = i32::from(g.input().h);
+    p[P::IN_W] = i32::from(g.input().w);
+    p[P::IN_LEN] = int(g.input().len(), "layer input")?;
+    p[P::M] = i32::from(g.out_c());
+    p[P::K] = i32::from(g.k());
+    p[P::S] = i32::from(g.stride());
+    p[P::PAD] = i32::from(g.pad());
     p[P::OH] = i32::from(o.h);
     p[P::OW] = i32::from(o.w);
     p[P::STEPS] = i32::from(steps);
@@ -194,9 +194,9 @@ fn pool_params(p: &mut Params, a: &LayerArch, inhibit: bool) -> Result<(), Strin
     if let Some(pg) = &a.pool {
         let o = pg.output();
         p[P::POOL] = 1;
-        p[P::PK] = i32::from(pg.k);
-        p[P::PS] = i32::from(pg.stride);
-        p[P::PP] = i32::from(pg.pad);
+        p[P::PK] = i32::from(pg.k());
+        p[P::PS] = i32::from(pg.stride());
+        p[P::PP] = i32::from(pg.pad());
         p[P::PH] = i32::from(o.h);
         p[P::PW] = i32::from(o.w);
     }
@@ -207,7 +207,7 @@ fn pool_params(p: &mut Params, a: &LayerArch, inhibit: bool) -> Result<(), Strin
 
 fn neuron_params(p: &mut Params, a: &LayerArch) {
     use hebb_core::layer::NeuronKind;
-    match a.neuron.kind {
+    match a.neuron.kind() {
         NeuronKind::If => p[P::KIND] = 0,
         NeuronKind::LifSub { leak } => {
             p[P::KIND] = 1;
@@ -218,7 +218,7 @@ fn neuron_params(p: &mut Params, a: &LayerArch) {
             p[P::BETA] = i32::from(beta);
         }
     }
-    p[P::FIRE_ONCE] = i32::from(a.neuron.fire_once);
+    p[P::FIRE_ONCE] = i32::from(a.neuron.fire_once());
 }
 
 /// What a simulation kernel runs: training (with competition) or the frozen-layer output.
@@ -259,10 +259,10 @@ pub fn sim_layout(
     let (n, plane, m) = (o.len(), o.plane(), o.c as usize);
     let (train, pointwise, cap, k) = match mode {
         SimMode::Train { wta, rule, adapt } => {
-            p[P::WTA_K] = i32::from(wta.k);
+            p[P::WTA_K] = i32::from(wta.k());
             p[P::PER_MAP] = i32::from(wta.per_map());
             p[P::RADIUS] = i32::from(wta.effective_radius());
-            p[P::POINTWISE] = i32::from(wta.pointwise);
+            p[P::POINTWISE] = i32::from(wta.pointwise());
             p[P::EARLY_STOP] = i32::from(adapt.is_none());
             if let Some(h) = adapt {
                 p[P::ADAPT] = 1;
@@ -275,16 +275,16 @@ pub fn sim_layout(
             p[P::RULE] = rule;
             // Candidates of one step: one per position with pointwise inhibition, else one per
             // neuron.
-            let cap = if wta.pointwise { plane } else { n };
-            (true, wta.pointwise, cap, wta.k as usize)
+            let cap = if wta.pointwise() { plane } else { n };
+            (true, wta.pointwise(), cap, wta.k() as usize)
         }
         SimMode::Output { inhibit } => {
             pool_params(&mut p, a, inhibit)?;
             (false, false, 0, 0)
         }
     };
-    let track = matches!(a.neuron.kind, NeuronKind::If);
-    let in_len = g.input.len();
+    let track = matches!(a.neuron.kind(), NeuronKind::If);
+    let in_len = g.input().len();
     let in_words = in_len.div_ceil(4);
     let wpt = in_words.div_ceil(threads as usize);
     let order16 = in_len <= 65_536;
@@ -337,10 +337,10 @@ pub fn forward_layout(a: &LayerArch, budget: usize) -> Result<Option<(Params, Pl
     conv_params(&mut p, &a.conv, 0)?;
     pool_params(&mut p, a, false)?;
     let mut pl = Placer::new(budget);
-    let m = a.conv.out_c as usize;
+    let m = a.conv.out_c() as usize;
     let (Some(th), Some(i), Some(o)) = (
         pl.place_shared(m * 4),
-        pl.place_shared(a.conv.input.len()),
+        pl.place_shared(a.conv.input().len()),
         pl.place_shared(a.out_shape().len()),
     ) else {
         return Ok(None);
@@ -359,18 +359,18 @@ pub fn encode_layout(
 ) -> Result<(Params, Placer), String> {
     use hebb_core::encode::EncodeMode;
     let mut p = Params::default();
-    let plane = e.h as usize * e.w as usize;
+    let plane = e.h() as usize * e.w() as usize;
     let n_out = e.n_out();
     let p2 = n_out.next_power_of_two();
-    p[P::IN_H] = i32::from(e.h);
-    p[P::IN_W] = i32::from(e.w);
-    p[P::E_F] = i32::from(e.n_filters);
-    p[P::K] = i32::from(e.k);
-    p[P::PAD] = i32::from(e.pad);
-    p[P::STEPS] = i32::from(e.steps);
-    p[P::E_THR] = e.threshold;
-    p[P::E_R] = i32::from(e.norm_radius);
-    p[P::E_MODE] = i32::from(e.mode == EncodeMode::Repeat);
+    p[P::IN_H] = i32::from(e.h());
+    p[P::IN_W] = i32::from(e.w());
+    p[P::E_F] = i32::from(e.n_filters());
+    p[P::K] = i32::from(e.k());
+    p[P::PAD] = i32::from(e.pad());
+    p[P::STEPS] = i32::from(e.steps());
+    p[P::E_THR] = e.threshold();
+    p[P::E_R] = i32::from(e.norm_radius());
+    p[P::E_MODE] = i32::from(e.mode() == EncodeMode::Repeat);
     p[P::E_P2] = int(p2, "encoder output")?;
     p[P::N_OUT] = int(n_out, "encoder output")?;
     let mut pl = Placer::new(budget);
@@ -378,7 +378,7 @@ pub fn encode_layout(
     p[P::B_IMG] = pl.place(plane, true)?;
     p[P::B_RESP] = pl.place(n_out * 4, true)?;
     p[P::B_KEYS] = pl.place(p2 * 8, true)?;
-    let rows = if e.norm_radius > 0 { n_out * 8 } else { 0 };
+    let rows = if e.norm_radius() > 0 { n_out * 8 } else { 0 };
     p[P::B_ROWS] = pl.place(rows, true)?;
     p[P::SCR] = int(pl.global, "scratch")?;
     Ok((p, pl))

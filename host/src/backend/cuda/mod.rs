@@ -151,8 +151,7 @@ impl Backend for CudaBackend {
     fn encode(&mut self, net: &Net, images: &[u8]) -> Result<SpikeCache> {
         guard("CUDA encode", || {
             let e = &net.encoder;
-            e.validate()?;
-            let plane = e.h as usize * e.w as usize;
+            let plane = e.h() as usize * e.w() as usize;
             let per = e.n_out();
             let n = images.len() / plane;
             let mut data = Vec::with_capacity(n * per);
@@ -186,8 +185,7 @@ impl Backend for CudaBackend {
     ) -> Result<SpikeCache> {
         guard("CUDA layer_times", || {
             let g = &arch.conv;
-            validate_thresholds(thresholds, g.out_c as usize)?;
-            arch.neuron.validate()?;
+            validate_thresholds(thresholds, g.out_c() as usize)?;
             if weights.len() < g.n_weights() {
                 return Err(hebb_core::Error::ShapeMismatch(
                     "weights shorter than the conv geometry",
@@ -195,7 +193,7 @@ impl Backend for CudaBackend {
                 .into());
             }
             if let Some(pg) = &arch.pool
-                && pg.input != g.output()
+                && pg.input() != g.output()
             {
                 return Err(
                     hebb_core::Error::ShapeMismatch("pool input differs from conv output").into(),
@@ -209,18 +207,18 @@ impl Backend for CudaBackend {
                     data: Vec::new(),
                 });
             }
-            if inputs.per_sample < g.input.len() {
+            if inputs.per_sample < g.input().len() {
                 return Err(hebb_core::Error::BufferTooSmall {
                     what: "input",
-                    need: g.input.len(),
+                    need: g.input().len(),
                     got: inputs.per_sample,
                 }
                 .into());
             }
-            if inputs.per_sample != g.input.len() {
+            if inputs.per_sample != g.input().len() {
                 // The kernels assume packed samples; re-pack (rare).
                 let packed: Vec<u8> = (0..n)
-                    .flat_map(|i| inputs.sample(i)[..g.input.len()].to_vec())
+                    .flat_map(|i| inputs.sample(i)[..g.input().len()].to_vec())
                     .collect();
                 return self.layer_times(
                     arch,
@@ -228,7 +226,7 @@ impl Backend for CudaBackend {
                     weights,
                     thresholds,
                     &SpikeCache {
-                        per_sample: g.input.len(),
+                        per_sample: g.input().len(),
                         data: packed,
                     },
                     inhibit,
@@ -281,10 +279,7 @@ impl Backend for CudaBackend {
             // Leaky layers need the time-stepped path: the CPU back end computes it.
             return cpu::CpuBackend::new().features(net, images);
         }
-        let r = guard("CUDA features", || {
-            net.encoder.validate()?;
-            self.features_device(net, images)
-        })?;
+        let r = guard("CUDA features", || self.features_device(net, images))?;
         match r {
             Some(f) => Ok(f),
             None => cpu::CpuBackend::new().features(net, images),

@@ -123,7 +123,7 @@ pub fn preset_variants(preset: &str) -> Result<Vec<(&'static str, Params)>, Stri
     let mut v = vec![("encode.cu", encode_layout(&net.encoder, budget)?.0)];
     for (l, a) in net.arch.iter().enumerate() {
         let t = crate::net::layer_train(&cfg.layers[l], l).map_err(|e| e.to_string())?;
-        let steps = net.encoder.steps;
+        let steps = net.encoder.steps();
         let train = SimMode::Train {
             wta: &t.wta,
             rule: 0,

@@ -36,7 +36,7 @@ impl CudaBackend {
         let (lr, wins, stats) = (&mut *st.lr, &mut *st.wins, &mut *st.stats);
         let a = job.arch;
         let g = &a.conv;
-        let m = g.out_c as usize;
+        let m = g.out_c() as usize;
         let fan = g.n_weights() / m.max(1);
         if fan > 8 * STDP_THREADS as usize {
             return Err(cuda(format!(
@@ -44,7 +44,7 @@ impl CudaBackend {
                 8 * STDP_THREADS
             )));
         }
-        let k = job.train.wta.k as usize;
+        let k = job.train.wta.k() as usize;
         let bsz = job.train.batch as usize;
         let mut lr_end = *lr;
         let (ap, am) = replay_rates(job, order.len(), &mut lr_end);
@@ -151,16 +151,14 @@ impl CudaBackend {
         let adapt = homeo.is_some();
         let a = job.arch;
         let g = &a.conv;
-        let m = g.out_c as usize;
+        let m = g.out_c() as usize;
         validate_thresholds(st.thresholds, m)?;
-        a.neuron.validate()?;
-        job.train.wta.validate()?;
         if st.weights.len() < g.n_weights() {
             return Err(
                 hebb_core::Error::ShapeMismatch("weights shorter than the conv geometry").into(),
             );
         }
-        if job.inputs.per_sample != g.input.len() {
+        if job.inputs.per_sample != g.input().len() {
             return Err(hebb_core::Error::ShapeMismatch(
                 "spike cache samples differ from the layer input",
             )
