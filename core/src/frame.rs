@@ -140,7 +140,8 @@ pub fn seal(family: u16, buf: &mut [u8], body_len: usize) -> Result<usize> {
     };
     let mut dst = head.iter_mut();
     for f in fields {
-        for (d, s) in dst.by_ref().zip(f.iter()) {
+        // The field's bytes drive the zip, so no destination byte is skipped between fields.
+        for (s, d) in f.iter().zip(dst.by_ref()) {
             *d = *s;
         }
     }

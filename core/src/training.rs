@@ -91,7 +91,7 @@ pub struct SampleState<'a, 's> {
     /// Wins per map, added to (saturating).
     pub wins: &'a mut [u32],
     /// Simulation buffers for the layer.
-    pub scratch: SimScratch<'s>,
+    pub scratch: &'a mut SimScratch<'s>,
     /// Winners buffer, at least `wta.k` long.
     pub winners: &'a mut [Winner],
     /// Maps that fired, `words(maps)` (used with homeostasis).
@@ -123,7 +123,7 @@ pub fn train_sample(
         input,
         Some(rule.wta),
         rule.homeostasis.is_none(),
-        &mut st.scratch,
+        st.scratch,
         st.winners,
     )?;
     let winners = st

@@ -1,6 +1,6 @@
-//! On-device STDP: the sequence of `hebb::backend::cpu::CpuBackend::train`, sample by sample:
-//! the learning-rate schedule tick (`StdpParams::doubled`), `encode::encode`,
-//! `layer::simulate` with WTA and early stop, `layer::stdp_update` on the winners.
+//! On-device STDP: per sample `encode::encode`, then the core's one training step
+//! (`training::train_sample`: learning-rate tick, `simulate` with WTA and early stop, STDP on
+//! the winners), the very call the host's CPU trainer makes.
 //! The weights live in RAM (`u16`, Q0.16); their CRC-32 after every sample is compared with
 //! the host's, computed by the host's real trainer from the same start.
 
@@ -11,9 +11,10 @@ use core::cell::RefCell;
 use cortex_m::interrupt::Mutex;
 use hebb_core::conv::WeightRow;
 use hebb_core::encode::{EncodeScratch, encode};
-use hebb_core::layer::{SimScratch, simulate, stdp_update};
+use hebb_core::layer::SimScratch;
 use hebb_core::model::Model;
 use hebb_core::stdp::StdpParams;
+use hebb_core::training::{LrSchedule, LrState, SampleRule, SampleState, train_sample};
 use hebb_core::wta::Winner;
 
 struct Buffers {
@@ -34,6 +35,7 @@ struct Buffers {
     weights: [u16; WEIGHTS],
     thresholds: [i32; MAPS],
     winners: [Winner; K],
+    wins: [u32; MAPS],
 }
 
 const NO_WINNER: Winner = Winner {
@@ -62,6 +64,7 @@ static BUFFERS: Mutex<RefCell<Buffers>> = Mutex::new(RefCell::new(Buffers {
     weights: [0; WEIGHTS],
     thresholds: [0; MAPS],
     winners: [NO_WINNER; K],
+    wins: [0; MAPS],
 }));
 
 fn core_err(what: &str, e: hebb_core::Error) -> ! {
@@ -165,6 +168,7 @@ pub fn run(learn_bytes: &[u8]) -> ! {
             weights,
             thresholds,
             winners,
+            wins,
         } = &mut *guard;
         let nw = a.conv.n_weights();
         let weights = &mut weights[..nw];
@@ -179,12 +183,25 @@ pub fn run(learn_bytes: &[u8]) -> ! {
             hebb_core::network::filters(&model, filters).unwrap_or_else(|e| core_err("filters", e));
         defmt::info!("start weights crc {=u32:#010x}", crc_weights(weights));
 
-        let mut lr = StdpParams {
+        let lr = StdpParams {
             rule: base.rule,
             a_plus: l.lr_a_plus,
             a_minus: l.lr_a_minus,
         };
-        let mut seen = l.lr_samples;
+        let schedule = LrSchedule {
+            base,
+            double_every: l.double_every,
+            a_plus_cap: l.a_plus_cap,
+        };
+        let mut lrs = LrState {
+            current: lr,
+            samples: l.lr_samples,
+        };
+        let rule = SampleRule {
+            wta: &wta,
+            schedule: &schedule,
+            homeostasis: None,
+        };
         let mut enc = EncodeScratch { resp, rows, keys };
         let mut sim = SimScratch {
             v,
@@ -201,31 +218,26 @@ pub fn run(learn_bytes: &[u8]) -> ! {
         let (mut sum, mut max) = (0u64, 0u32);
         for i in 0..l.n as usize {
             let t0 = counter.now();
-            // LrState::tick: count the sample first, then apply the doubling schedule.
-            seen += 1;
-            if l.double_every > 0 && seen % u64::from(l.double_every) == 0 {
-                lr = lr.doubled(&base, l.a_plus_cap);
-            }
             let times = &mut input[..e.n_out()];
             encode(e, &filters[..n_filt], l.image(i), &mut enc, times)
                 .unwrap_or_else(|e| core_err("encode", e));
-            let r = simulate(
-                &a.conv,
-                &*weights,
-                &thresholds[..m],
-                &a.neuron,
+            let r = train_sample(
+                &a,
                 l.steps,
+                &rule,
                 times,
-                Some(&wta),
-                true,
-                &mut sim,
-                &mut winners[..],
+                &mut SampleState {
+                    weights: &mut *weights,
+                    thresholds: &mut thresholds[..m],
+                    lr: &mut lrs,
+                    wins: &mut wins[..],
+                    scratch: &mut sim,
+                    winners: &mut winners[..],
+                    fired: &mut [],
+                },
             )
-            .unwrap_or_else(|e| core_err("simulate", e));
-            if r.winners > 0 {
-                stdp_update(&a.conv, weights, times, &mut winners[..r.winners], &lr)
-                    .unwrap_or_else(|e| core_err("stdp_update", e));
-            }
+            .unwrap_or_else(|e| core_err("train_sample", e));
+            let lr = lrs.current;
             let insns = counter.since(t0);
             let crc = crc_weights(weights);
             defmt::println!(

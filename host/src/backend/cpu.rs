@@ -73,7 +73,7 @@ impl CpuBackend {
                     thresholds: &mut *thresholds,
                     lr: &mut *lr,
                     wins: &mut *wins,
-                    scratch: buf.scratch(),
+                    scratch: &mut buf.scratch(),
                     winners: &mut winners,
                     fired: &mut fired,
                 },
