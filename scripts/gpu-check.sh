@@ -49,8 +49,8 @@ run)
     # GPU_CHECK_SAMPLES limits the training samples per layer (default: a whole epoch).
     samples=(${GPU_CHECK_SAMPLES:+--samples "$GPU_CHECK_SAMPLES"})
     # The parity binary finds the embedded data relative to the repository root.
-    HEBB_REQUIRE_CUDA=1 carry/cuda_semantics 2>&1 | tee "$out/semantics.txt"
-    HEBB_REQUIRE_CUDA=1 RAYON_NUM_THREADS=2 carry/parity ${GPU_CHECK_PARITY_FILTER:-} 2>&1 |
+    HEBB_REQUIRE_CUDA=1 carry/cuda_semantics --include-ignored 2>&1 | tee "$out/semantics.txt"
+    HEBB_REQUIRE_CUDA=1 RAYON_NUM_THREADS=2 carry/parity --include-ignored ${GPU_CHECK_PARITY_FILTER:-} 2>&1 |
         tee "$out/parity.txt"
     batches=1,16,64,256
     carry/hebb bench --device cuda --batch "$batches" "${samples[@]}" --json "$out/bench-cuda.json" 2>&1 |

@@ -618,6 +618,7 @@ fn cuda_without_a_gpu_fails_with_a_reason() {
 /// mini-batches, and a layer with adaptive thresholds. Skipped (and said so) without a usable
 /// GPU, unless `HEBB_REQUIRE_CUDA=1`.
 #[test]
+#[ignore = "needs a CUDA GPU or scripts/cuda-emu.sh; run with --include-ignored"]
 fn cuda_trains_the_cpu_model_byte_for_byte() {
     if let Err(e) = backend::open(DeviceChoice::Cuda) {
         assert_ne!(

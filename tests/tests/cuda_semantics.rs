@@ -78,6 +78,7 @@ fn module(ctx: &Arc<CudaContext>) -> Arc<cudarc::driver::CudaModule> {
 }
 
 #[test]
+#[ignore = "needs a CUDA GPU or scripts/cuda-emu.sh; run with --include-ignored"]
 fn warp_collectives_match_hand_computed_results() {
     let Some(ctx) = device() else { return };
     let m = module(&ctx);
@@ -125,6 +126,7 @@ fn warp_collectives_match_hand_computed_results() {
 }
 
 #[test]
+#[ignore = "needs a CUDA GPU or scripts/cuda-emu.sh; run with --include-ignored"]
 fn shared_atomics_and_large_dynamic_shared_memory() {
     let Some(ctx) = device() else { return };
     let m = module(&ctx);

@@ -3,8 +3,10 @@
 //! Each case is written once as a function of a [`Dev`] and expanded by [`test_device!`] into a
 //! `_cpu` and a `_cuda` test (the pattern of candle's `test_device!`). The reference is always
 //! the core itself (its functions called sample by sample, single-threaded). Without a usable
-//! GPU the `_cuda` variants print `skipped: <reason>` and pass; with `HEBB_REQUIRE_CUDA=1` they
-//! fail instead, so a GPU run cannot silently skip.
+//! GPU the `_cuda` variants are reported as ignored by a plain `cargo test`; run them with
+//! `-- --include-ignored` (on a GPU, or under `scripts/cuda-emu.sh`), where a missing device
+//! prints `skipped: <reason>`, and with `HEBB_REQUIRE_CUDA=1` fails instead, so a GPU run cannot
+//! silently skip.
 
 use hebb::backend::cpu::{CpuBackend, SimBuffers, layer_output};
 use hebb::backend::{Backend, FeatureSet, LayerState, LrState, SpikeCache, TrainJob, TrainStats};
@@ -63,6 +65,7 @@ macro_rules! test_device {
             $case(&mut Dev::Cpu(Box::new(CpuBackend::new())));
         }
         #[test]
+        #[ignore = "needs a CUDA GPU or scripts/cuda-emu.sh; run with --include-ignored"]
         fn $cuda() {
             if let Some(mut d) = cuda_or_skip() {
                 $case(&mut d);
