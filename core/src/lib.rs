@@ -38,6 +38,7 @@ pub mod frame;
 pub mod geometry;
 pub mod homeostasis;
 pub mod layer;
+pub mod local;
 pub mod model;
 pub mod network;
 pub mod pool;

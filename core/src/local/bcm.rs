@@ -1,0 +1,82 @@
+//! The BCM rule with a sliding threshold on a linear layer `y = W x` (Q5.26).
+//!
+//! Per sample: `y = W x`; `w_i ← clip(w_i + η y_i (y_i − θ_i) x, ±clip)`;
+//! `θ_i ← θ_i + (y_i² − θ_i)/τ` from the same (pre-update) `y`. The weight update is formed
+//! exactly and rounded once, like Oja's; the threshold update is rounded once.
+
+use super::fixed::{self, FRAC};
+use super::oja::update_term;
+use crate::error::{Error, Result, head, head_mut};
+use serde::{Deserialize, Serialize};
+
+/// BCM parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct BcmParams {
+    inv_tau: i32,
+    clip: i32,
+}
+
+impl BcmParams {
+    /// `1/τ` in Q5.26 (`0 < 1/τ ≤ 1`) and the weight clip (Q5.26, > 0).
+    pub fn new(inv_tau: i32, clip: i32) -> Result<Self> {
+        if inv_tau <= 0 || inv_tau > fixed::ONE {
+            return Err(Error::InvalidParam("BCM 1/tau must be in (0, 1]"));
+        }
+        if clip <= 0 {
+            return Err(Error::InvalidParam("BCM weight clip must be > 0"));
+        }
+        Ok(Self { inv_tau, clip })
+    }
+    /// `1/τ`.
+    pub fn inv_tau(&self) -> i32 {
+        self.inv_tau
+    }
+    /// Weight clip.
+    pub fn clip(&self) -> i32 {
+        self.clip
+    }
+}
+
+/// One BCM step for sample `x`; `theta` holds one threshold per row, `y` is scratch of `k`.
+pub fn bcm_step(
+    w: &mut [i32],
+    n: usize,
+    x: &[i32],
+    theta: &mut [i32],
+    eta: i32,
+    p: &BcmParams,
+    y: &mut [i32],
+) -> Result<()> {
+    if n == 0 {
+        return Err(Error::Zero("inputs"));
+    }
+    if w.is_empty() || !w.len().is_multiple_of(n) {
+        return Err(Error::ShapeMismatch("weights are not outputs × inputs"));
+    }
+    let k = w.len() / n;
+    let x = head("input", x, n)?;
+    let theta = head_mut("thresholds", theta, k)?;
+    let y = head_mut("outputs", y, k)?;
+    for ((row, th), yi) in w
+        .chunks_exact_mut(n)
+        .zip(theta.iter_mut())
+        .zip(y.iter_mut())
+    {
+        let yv = fixed::dot(row, x);
+        *yi = yv;
+        // φ(y, θ) = y (y − θ) / x-independent part, in Q52 after the multiplication by x.
+        let phi = i128::from(yv) - i128::from(*th); // Q26
+        for (wj, &xj) in row.iter_mut().zip(x) {
+            let r = phi * i128::from(xj); // Q52
+            *wj = wj
+                .saturating_add(update_term(eta, yv, r))
+                .clamp(-p.clip, p.clip);
+        }
+        let y2 = i128::from(yv) * i128::from(yv); // Q52
+        let d = y2 - (i128::from(*th) << FRAC); // Q52
+        let step = (i128::from(p.inv_tau) * d + (1i128 << (2 * FRAC - 1))) >> (2 * FRAC);
+        *th = (i128::from(*th) + step).clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
+    }
+    Ok(())
+}
