@@ -27,6 +27,9 @@ use crate::error::{Error, Result};
 pub const MAGIC: [u8; 4] = *b"HEBB";
 /// Family tag of convolutional STDP models (version-1 files).
 pub const FAMILY_CONV_STDP: u16 = 1;
+/// Family tag of local-rule models (Hopfield memories, Oja / Sanger / BCM layers, trace-STDP
+/// layers).
+pub const FAMILY_LOCAL_RULES: u16 = 2;
 /// Header bytes of version 1.
 pub const HEADER_V1: usize = 14;
 /// Header bytes of version 2.

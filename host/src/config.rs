@@ -483,7 +483,7 @@ c_grid = []
     })
 }
 
-fn merge(base: &mut toml::Table, over: toml::Table) {
+pub(crate) fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
@@ -535,7 +535,7 @@ fn preset_table(name: &str) -> Result<toml::Table, ConfigError> {
     Ok(table)
 }
 
-fn parse_table(text: &str) -> Result<toml::Table, ConfigError> {
+pub(crate) fn parse_table(text: &str) -> Result<toml::Table, ConfigError> {
     text.parse::<toml::Table>()
         .map_err(|e| ConfigError::Parse(e.to_string()))
 }

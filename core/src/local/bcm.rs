@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// BCM parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(try_from = "BcmParamsRaw")]
 pub struct BcmParams {
     inv_tau: i32,
     clip: i32,
@@ -79,4 +80,18 @@ pub fn bcm_step(
         *th = (i128::from(*th) + step).clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
     }
     Ok(())
+}
+
+/// The serialised form of [`BcmParams`], validated on decoding.
+#[derive(Deserialize)]
+struct BcmParamsRaw {
+    inv_tau: i32,
+    clip: i32,
+}
+
+impl TryFrom<BcmParamsRaw> for BcmParams {
+    type Error = Error;
+    fn try_from(r: BcmParamsRaw) -> Result<Self> {
+        Self::new(r.inv_tau, r.clip)
+    }
 }

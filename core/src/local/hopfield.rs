@@ -52,6 +52,7 @@ pub enum Tie {
 /// Dynamics of an `n`-neuron network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(try_from = "DynamicsRaw")]
 pub struct Dynamics {
     n: u32,
     update: Update,
@@ -329,4 +330,22 @@ pub fn overlap(a: &[i32], b: &[i32]) -> i64 {
         .zip(b)
         .map(|(&x, &y)| i64::from(x) * i64::from(y))
         .sum()
+}
+
+/// The serialised form of [`Dynamics`], validated on decoding.
+#[derive(Deserialize)]
+struct DynamicsRaw {
+    n: u32,
+    update: Update,
+    activation: Activation,
+    tie: Tie,
+    theta: i64,
+    div: i64,
+}
+
+impl TryFrom<DynamicsRaw> for Dynamics {
+    type Error = Error;
+    fn try_from(r: DynamicsRaw) -> Result<Self> {
+        Self::new(r.n as usize, r.update, r.activation, r.tie, r.theta, r.div)
+    }
 }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 /// Parameters of the layer (Q5.26).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(try_from = "LifParamsRaw")]
 pub struct LifParams {
     leak: i32,
     threshold: i32,
@@ -165,4 +166,35 @@ pub fn step(
         *a = fixed::mul(*a, p.adapt_decay).saturating_add(if s != 0 { p.adapt_plus } else { 0 });
     }
     Ok(fired)
+}
+
+/// The serialised form of [`LifParams`], validated on decoding.
+#[derive(Deserialize)]
+struct LifParamsRaw {
+    leak: i32,
+    threshold: i32,
+    v_reset: i32,
+    trace_decay: i32,
+    pairing: Pairing,
+    k: u16,
+    inhibit: bool,
+    adapt_plus: i32,
+    adapt_decay: i32,
+}
+
+impl TryFrom<LifParamsRaw> for LifParams {
+    type Error = Error;
+    fn try_from(r: LifParamsRaw) -> Result<Self> {
+        Self::new(
+            r.leak,
+            r.threshold,
+            r.v_reset,
+            r.trace_decay,
+            r.pairing,
+            r.k,
+            r.inhibit,
+            r.adapt_plus,
+            r.adapt_decay,
+        )
+    }
 }

@@ -32,6 +32,7 @@ pub enum Decay {
 /// A learning-rate schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(try_from = "RateScheduleRaw")]
 pub struct RateSchedule {
     eta0: i32,
     eta_min: i32,
@@ -161,5 +162,20 @@ mod tests {
         assert!(RateSchedule::new(0, 0, Decay::Constant).is_err());
         assert!(RateSchedule::new(ONE, 2 * ONE, Decay::Constant).is_err());
         assert!(RateSchedule::new(ONE, 0, Decay::InverseTime { t0: 0 }).is_err());
+    }
+}
+
+/// The serialised form of [`RateSchedule`], validated on decoding.
+#[derive(Deserialize)]
+struct RateScheduleRaw {
+    eta0: i32,
+    eta_min: i32,
+    decay: Decay,
+}
+
+impl TryFrom<RateScheduleRaw> for RateSchedule {
+    type Error = Error;
+    fn try_from(r: RateScheduleRaw) -> Result<Self> {
+        Self::new(r.eta0, r.eta_min, r.decay)
     }
 }

@@ -8,7 +8,7 @@
 //! repeated coincidence). Multiplicative bounds scale LTP by `(w_max − w)` and LTD by
 //! `(w − w_min)` (in units of `w_max − w_min`).
 
-use super::fixed::{self, FRAC};
+use super::fixed;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +35,7 @@ pub enum Pairing {
 /// Trace STDP parameters (all Q5.26).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[serde(try_from = "TraceStdpRaw")]
 pub struct TraceStdp {
     a_plus: i32,
     a_minus: i32,
@@ -136,4 +137,20 @@ impl TraceStdp {
     }
 }
 
-const _: () = assert!(FRAC == 26);
+/// The serialised form of [`TraceStdp`], validated on decoding.
+#[derive(Deserialize)]
+struct TraceStdpRaw {
+    a_plus: i32,
+    a_minus: i32,
+    w_min: i32,
+    w_max: i32,
+    bounds: Bounds,
+    pairing: Pairing,
+}
+
+impl TryFrom<TraceStdpRaw> for TraceStdp {
+    type Error = Error;
+    fn try_from(r: TraceStdpRaw) -> Result<Self> {
+        Self::new(r.a_plus, r.a_minus, r.w_min, r.w_max, r.bounds, r.pairing)
+    }
+}

@@ -4,6 +4,8 @@ use super::{DeviceArgs, open_backend, out, parse_data};
 use crate::config::TrainConfig;
 use crate::data::DataSource;
 use crate::family::conv_stdp::{ConvStdp, read_checkpoint};
+use crate::family::rules::config::{self as rules_config, RulesConfig};
+use crate::family::rules::{LocalRules, task::Task};
 use crate::log::Level;
 use crate::run::{self, ProgressConfig, RunFolder, RunOptions, RunOutcome, RunState, Trainer};
 use anyhow::{Context, Result, bail};
@@ -16,7 +18,9 @@ pub struct TrainArgs {
     /// TOML config file (may name a `preset` and override its keys).
     #[arg(short, long)]
     pub config: Option<PathBuf>,
-    /// Built-in preset: kheradpisheh2018, igarss2023 or mcu.
+    /// Built-in preset: kheradpisheh2018, igarss2023, mcu (convolutional STDP); hopfield-mnist,
+    /// hopfield-mnist-storkey, hopfield-random, oja-gaussian, sanger-gaussian, oja-digits,
+    /// sanger-digits, bcm-bars, stdp-pattern (local rules).
     #[arg(long, visible_alias = "preset")]
     pub paper: Option<String>,
     /// Folder that holds the runs.
@@ -187,6 +191,9 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         config_toml: String::new(),
         stop_before_final: a.stop_before_final,
     };
+    if let Some(route) = rules_route(&a)? {
+        return train_rules(&a, route, &output, progress, opts);
+    }
     let mut be = open_backend(&a.dev)?;
     // Everything that can fail on the inputs fails before a run folder is created or touched.
     let (mut trainer, split, folder) = match &a.resume {
@@ -240,9 +247,19 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     };
     trainer.configure_progress(progress);
     opts.config_toml.clone_from(&trainer.state().config);
+    drive(&mut trainer, &split, &folder, &opts)
+}
+
+/// Runs a trainer in its folder through the shared loop and prints the outcome.
+fn drive<T: Trainer>(
+    t: &mut T,
+    data: &T::Data,
+    folder: &RunFolder,
+    opts: &RunOptions,
+) -> Result<i32> {
     run::interrupt::install();
     tracing::info!("run folder: {}", folder.root().display());
-    match run::run(&mut trainer, &split, Some(&folder), &opts)? {
+    match run::run(t, data, Some(folder), opts)? {
         RunOutcome::Done(fin) => {
             for l in &fin.headline {
                 out!("{l}")?;
@@ -252,6 +269,125 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         }
         RunOutcome::Interrupted(_) => Ok(130),
     }
+}
+
+/// How a local-rule run starts.
+enum RulesRoute {
+    New(RulesConfig),
+    Resume(PathBuf, crate::family::rules::model::ModelFile),
+}
+
+/// A local-rule run, when the preset, the config or the checkpoint says so.
+fn rules_route(a: &TrainArgs) -> Result<Option<RulesRoute>> {
+    if let Some(ck) = &a.resume {
+        let bytes = crate::io::read_hebb(ck, "checkpoint")?;
+        let h = hebb_core::frame::peek(&bytes)?;
+        if h.family != hebb_core::frame::FAMILY_LOCAL_RULES {
+            return Ok(None);
+        }
+        let f = crate::family::rules::model::ModelFile::from_bytes(&bytes)
+            .with_context(|| format!("checkpoint {}", ck.display()))?;
+        if f.state.is_empty() {
+            bail!(
+                "checkpoint {}: it is an exported model, not a checkpoint (it holds no training state)",
+                ck.display()
+            );
+        }
+        return Ok(Some(RulesRoute::Resume(ck.clone(), f)));
+    }
+    let cfg = match (&a.config, &a.paper) {
+        (Some(p), _) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading config {}", p.display()))?;
+            let table = crate::config::parse_table(&text)
+                .with_context(|| format!("config {}", p.display()))?;
+            if !rules_config::is_rules_config(&table) {
+                return Ok(None);
+            }
+            RulesConfig::from_toml_str(&text).with_context(|| format!("config {}", p.display()))?
+        }
+        (None, Some(name)) if rules_config::PRESETS.contains(&name.as_str()) => {
+            RulesConfig::preset(name)?
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(RulesRoute::New(cfg)))
+}
+
+fn train_rules(
+    a: &TrainArgs,
+    route: RulesRoute,
+    output: &Path,
+    progress: ProgressConfig,
+    mut opts: RunOptions,
+) -> Result<i32> {
+    for (flag, set) in [
+        ("--batch", a.batch.is_some()),
+        ("--n-classes", a.n_classes.is_some()),
+        ("--data", a.data.is_some()),
+    ] {
+        if set {
+            bail!(
+                "{flag} is not used by the local-rules family (its data comes from the config's [task])"
+            );
+        }
+    }
+    if a.dev.device == "cuda" {
+        bail!("the local-rules family runs on the CPU; drop --device cuda");
+    }
+    let (mut t, task, folder) = match route {
+        RulesRoute::Resume(ck, file) => {
+            let home = run_of_checkpoint(&ck);
+            refuse_changes_on_resume(a, home.as_deref())?;
+            let (t, cfg) = LocalRules::resume(file)?;
+            opts.resume = Some(
+                RunState::from_bytes(&t.state().run)
+                    .with_context(|| format!("checkpoint {}", ck.display()))?,
+            );
+            let task = Task::build(&cfg.task, cfg.seed)?;
+            t.check_data(&task)?;
+            let folder = match home {
+                Some(dir) => {
+                    let f = RunFolder::open(&dir)?;
+                    if dir.join("model.hebb").exists() && !a.overwrite {
+                        bail!(
+                            "run {} is finished: resuming from {} would replace its model.hebb and metrics_final.json; pass --overwrite to do so",
+                            dir.display(),
+                            ck.display()
+                        );
+                    }
+                    f
+                }
+                None => RunFolder::create(output, a.name.as_deref(), a.overwrite)?,
+            };
+            tracing::info!(
+                "resuming {} at epoch {} unit {}",
+                ck.display(),
+                t.state().epoch,
+                t.state().pos
+            );
+            (t, task, folder)
+        }
+        RulesRoute::New(mut cfg) => {
+            if let Some(e) = a.epochs {
+                if e == 0 {
+                    bail!("--epochs must be >= 1");
+                }
+                cfg.epochs = u32::from(e);
+            }
+            if let Some(s) = a.seed {
+                cfg.seed = s;
+            }
+            cfg.validate()?;
+            let task = Task::build(&cfg.task, cfg.seed)?;
+            let t = LocalRules::new(cfg, &task)?;
+            let folder = RunFolder::create(output, a.name.as_deref(), a.overwrite)?;
+            (t, task, folder)
+        }
+    };
+    t.configure_progress(progress);
+    opts.config_toml = t.config().to_toml();
+    drive(&mut t, &task, &folder, &opts)
 }
 
 fn load(data: &DataSource, resuming: bool) -> Result<crate::data::Split> {

@@ -1,6 +1,7 @@
 //! Network families: each one a [`Trainer`](crate::run::Trainer) of the shared run loop.
 
 pub mod conv_stdp;
+pub mod rules;
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub enum Family {
     /// Convolutional STDP on images and events (Kheradpisheh 2018, SpikeSEG).
     ConvStdp,
+    /// Local learning rules and attractor memories (the CANNs trainers).
+    LocalRules,
     /// A family defined outside hebb (user code, tests), with its own tag (at least
     /// [`Family::CUSTOM_MIN`]).
     Custom(u16),
@@ -24,6 +27,7 @@ impl Family {
     pub fn name(self) -> &'static str {
         match self {
             Self::ConvStdp => "conv-stdp",
+            Self::LocalRules => "local-rules",
             Self::Custom(_) => "custom",
         }
     }
@@ -31,6 +35,7 @@ impl Family {
     pub fn tag(self) -> u16 {
         match self {
             Self::ConvStdp => hebb_core::frame::FAMILY_CONV_STDP,
+            Self::LocalRules => hebb_core::frame::FAMILY_LOCAL_RULES,
             Self::Custom(t) => t,
         }
     }
