@@ -7,8 +7,8 @@
 //!   with enough wins, patience without a better fraction, or the layer's epoch budget. Epochs are
 //!   counted per layer (SpikeSEG shares one counter across layers, so later layers lose epochs).
 
-use crate::conv::WeightRow;
 use crate::error::{Error, Result};
+use crate::weights::WeightRow;
 use crate::wta::Winner;
 use serde::{Deserialize, Serialize};
 

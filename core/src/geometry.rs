@@ -389,3 +389,25 @@ impl From<PoolGeom> for PoolGeomRaw {
         }
     }
 }
+
+/// Output rows (or columns) `[lo, hi)` whose window (a kernel or pooling window of `k` cells,
+/// sliding with stride `s`, `out` positions) contains padded coordinate `p`.
+#[inline]
+pub(crate) fn reach(p: usize, k: usize, s: NonZeroUsize, out: usize) -> (usize, usize) {
+    // Strides are almost always powers of two: shifts instead of two divisions per call. The
+    // stride is non-zero by type, so the divisions need no zero check.
+    let div = |a: usize| {
+        if s.is_power_of_two() {
+            a >> s.trailing_zeros()
+        } else {
+            a / s
+        }
+    };
+    let lo = if p + 1 > k {
+        div(p + 1 - k + s.get() - 1)
+    } else {
+        0
+    };
+    let hi = (div(p) + 1).min(out);
+    (lo, hi.max(lo))
+}

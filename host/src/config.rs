@@ -291,7 +291,7 @@ pub struct LayerConfig {
     pub rate_target: Option<RateTargetConfig>,
     /// Samples per mini-batch: 1 (default) learns sample after sample; `B > 1` simulates `B`
     /// consecutive samples with the same weights (in parallel) and then applies their summed
-    /// STDP changes (`hebb_core::layer::stdp_accumulate`).
+    /// STDP changes (`hebb_core::plasticity::stdp_accumulate`).
     #[serde(default = "one_u32", skip_serializing_if = "is_one")]
     pub batch: u32,
 }

@@ -8,8 +8,8 @@ use crate::config::{
 use hebb_core::encode::{EncodeMode, EncoderParams};
 use hebb_core::filters::{DogNorm, Gabor};
 use hebb_core::geometry::{ConvGeom, Padding, PoolGeom, Shape};
-use hebb_core::layer::{NeuronKind, NeuronParams};
 use hebb_core::model::{LayerArch, LayerBlob, Model, Provenance, ReadoutBlob};
+use hebb_core::neuron::{NeuronKind, NeuronParams};
 use hebb_core::stdp::{StdpParams, StdpRule};
 use hebb_core::wta::{WtaMode, WtaParams};
 use hebb_core::{filters, q};

@@ -12,8 +12,8 @@ use hebb_core::homeostasis::{
     AdaptiveThreshold, RateTarget, dead_maps, decay_from_tau, is_dead, rate_q16, recover,
     spiked_maps,
 };
-use hebb_core::layer::{NeuronKind, NeuronParams};
 use hebb_core::model::ReadoutBlob;
+use hebb_core::neuron::{NeuronKind, NeuronParams};
 use hebb_core::pool::pool_times;
 use hebb_core::readout::argmax;
 use hebb_core::rng::Rng;
@@ -531,7 +531,7 @@ fn stdp_timing_rule() {
 /// from the batch's weights; bad buffers are errors, not panics.
 #[test]
 fn stdp_batch_by_hand() {
-    use hebb_core::layer::{apply_accumulated, stdp_accumulate, stdp_accumulate_rows};
+    use hebb_core::plasticity::{apply_accumulated, stdp_accumulate, stdp_accumulate_rows};
     let g = one_neuron(2, 1);
     let p = StdpParams::from_f64(StdpRule::Multiplicative, 0.004, 0.003).unwrap();
     let w = [32768u16, 65535];

@@ -6,21 +6,23 @@
 //! Deserialising the plain-data form of a parameter block agrees with its constructor.
 
 use hebb_core::Error;
-use hebb_core::conv::{Le16, Q8, WeightRow, accumulate_all, conv_real, scatter};
+use hebb_core::conv::{accumulate_all, conv_real, scatter};
 use hebb_core::encode::{EncodeMode, EncodeScratch, EncoderParams, EncoderParamsRaw, encode};
 use hebb_core::geometry::{ConvGeom, ConvGeomRaw, Padding, PoolGeom, PoolGeomRaw, Shape};
 use hebb_core::homeostasis::{
     AdaptiveThreshold, RateTarget, dead_maps, recover, recover_dead, spiked_maps,
 };
-use hebb_core::layer::{
-    NeuronKind, NeuronParams, NeuronParamsRaw, SimScratch, apply_accumulated, forward_final,
-    simulate, stdp_accumulate, stdp_accumulate_rows, stdp_update,
-};
+use hebb_core::layer::{SimScratch, forward_final, simulate};
 use hebb_core::model::{Model, ReadoutBlob};
+use hebb_core::neuron::{NeuronKind, NeuronParams, NeuronParamsRaw};
+use hebb_core::plasticity::{
+    apply_accumulated, stdp_accumulate, stdp_accumulate_rows, stdp_update,
+};
 use hebb_core::pool::{pointwise_inhibition, pool_times};
 use hebb_core::rng::Rng;
 use hebb_core::spikes::{NEVER, bit, set_bit, sort_events, words};
 use hebb_core::stdp::{StdpParams, StdpRule};
+use hebb_core::weights::{Le16, Q8, WeightRow};
 use hebb_core::wta::{Winner, WtaMode, WtaParams, WtaParamsRaw};
 use hebb_tests::fixtures;
 use hebb_tests::support::run_layer;

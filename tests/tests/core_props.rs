@@ -3,19 +3,19 @@
 //! brute-force WTA on that model, the model-file frame, and the homeostasis and convergence
 //! rules.
 
-use hebb_core::conv::{Le16, Q8};
 use hebb_core::convergence::{StopReason, StopRule, StopState, c_l, c_l_parts};
 use hebb_core::encode::{EncodeMode, EncodeScratch, EncoderParams, EncoderParamsRaw, encode};
 use hebb_core::geometry::{ConvGeom, Padding, PoolGeom, Shape};
 use hebb_core::homeostasis::{AdaptiveThreshold, RateTarget, rate_q16};
-use hebb_core::layer::{
-    NeuronKind, NeuronParams, apply_accumulated, forward_final, stdp_accumulate, stdp_update,
-};
+use hebb_core::layer::forward_final;
 use hebb_core::model::{HEADER_LEN, Model};
+use hebb_core::neuron::{NeuronKind, NeuronParams};
+use hebb_core::plasticity::{apply_accumulated, stdp_accumulate, stdp_update};
 use hebb_core::pool::pool_times;
 use hebb_core::q::{rate_to_f64, widen8};
 use hebb_core::spikes::NEVER;
 use hebb_core::stdp::{StdpParams, StdpRule};
+use hebb_core::weights::{Le16, Q8};
 use hebb_core::wta::{Winner, WtaMode, WtaParams};
 use hebb_core::{Error, q};
 use hebb_tests::fixtures;
