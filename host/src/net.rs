@@ -186,7 +186,7 @@ impl Net {
             e.norm_radius,
             e.steps,
             match e.mode {
-                EncoderModeConfig::AllAtFirstStep => EncodeMode::Repeat,
+                EncoderModeConfig::AllAtFirstStep => EncodeMode::AllAtFirstStep,
                 EncoderModeConfig::Latency => EncodeMode::Latency,
             },
         )

@@ -494,7 +494,7 @@ pub mod fixtures {
             if below(&mut rng, 2) == 0 {
                 EncodeMode::Latency
             } else {
-                EncodeMode::Repeat
+                EncodeMode::AllAtFirstStep
             },
         )
         .expect("encoder");

@@ -447,8 +447,8 @@ fn latency_code_by_hand() {
     let (t, n) = latency(&[7, 7, 0, 7, 3, 3], 2, 0, EncodeMode::Latency);
     assert_eq!(t, [0, 0, NEVER, 1, 1, NEVER]);
     assert_eq!(n, 4);
-    // Repeat: every non-zero response at step 0.
-    let (t, n) = latency(&[7, 7, 0, 7, 3, 3], 2, 0, EncodeMode::Repeat);
+    // All at the first step: every non-zero response at step 0.
+    let (t, n) = latency(&[7, 7, 0, 7, 3, 3], 2, 0, EncodeMode::AllAtFirstStep);
     assert_eq!(t, [0, 0, NEVER, 0, 0, 0]);
     assert_eq!(n, 5);
 }

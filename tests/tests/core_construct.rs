@@ -593,7 +593,7 @@ proptest! {
         seed: u64,
         short in 0usize..10,
     ) {
-        let mode = if latency { EncodeMode::Latency } else { EncodeMode::Repeat };
+        let mode = if latency { EncodeMode::Latency } else { EncodeMode::AllAtFirstStep };
         let raw = EncoderParamsRaw {
             h, w, n_filters, k, pad: pad.unwrap_or(k / 2), threshold, norm_radius, steps, mode,
         };

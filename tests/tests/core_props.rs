@@ -866,7 +866,7 @@ fn encode_reference(p: &EncoderParams, kernels: &[i32], image: &[u8]) -> (Vec<u8
         }
     }
     let mut times = vec![NEVER; p.n_out()];
-    if p.mode() == EncodeMode::Repeat {
+    if p.mode() == EncodeMode::AllAtFirstStep {
         for &(_, i) in &keyed {
             times[i] = 0;
         }
@@ -893,7 +893,7 @@ proptest! {
         (p, kernels, image) in (1u16..=12, 1u16..=80, 1u8..=2, 0u8..=3, 0u8..=9, 1u8..=20, any::<bool>())
             .prop_flat_map(|(h, w, nf, kh, r, steps, latency)| {
                 let k = 2 * kh + 1;
-                let p = EncoderParams::new(h, w, nf, k, 0, r, steps, if latency { EncodeMode::Latency } else { EncodeMode::Repeat }).unwrap();
+                let p = EncoderParams::new(h, w, nf, k, 0, r, steps, if latency { EncodeMode::Latency } else { EncodeMode::AllAtFirstStep }).unwrap();
                 (
                     (Just(p), 0i32..(60 << 16)).prop_map(|(p, threshold)| {
                         EncoderParams::try_from(EncoderParamsRaw { threshold, ..p.into() }).unwrap()

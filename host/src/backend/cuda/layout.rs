@@ -370,7 +370,7 @@ pub fn encode_layout(
     p[P::STEPS] = i32::from(e.steps());
     p[P::E_THR] = e.threshold();
     p[P::E_R] = i32::from(e.norm_radius());
-    p[P::E_MODE] = i32::from(e.mode() == EncodeMode::Repeat);
+    p[P::E_MODE] = i32::from(e.mode() == EncodeMode::AllAtFirstStep);
     p[P::E_P2] = int(p2, "encoder output")?;
     p[P::N_OUT] = int(n_out, "encoder output")?;
     let mut pl = Placer::new(budget);
