@@ -8,6 +8,7 @@
 //! ranked by flat index, lowest first, so the code is deterministic on every back end.
 
 use crate::error::{Error, Result, head, head_mut};
+use crate::geometry::Shape;
 use crate::spikes::{MAX_STEPS, NEVER};
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +132,10 @@ impl EncoderParams {
     /// Latency code, or all at the first step.
     pub const fn mode(&self) -> EncodeMode {
         self.mode
+    }
+    /// Shape of the encoded spike-time map (`n_filters × h × w`), the first layer's input.
+    pub const fn output(&self) -> Shape {
+        Shape::new(self.n_filters as u16, self.h, self.w)
     }
     /// Number of encoded input neurons (`n_filters × h × w`).
     pub const fn n_out(&self) -> usize {

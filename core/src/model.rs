@@ -210,11 +210,7 @@ impl<'a> Model<'a> {
                 "layer blobs do not match the architecture",
             ));
         }
-        let mut shape = crate::geometry::Shape::new(
-            u16::from(self.encoder.n_filters()),
-            self.encoder.h(),
-            self.encoder.w(),
-        );
+        let mut shape = self.encoder.output();
         for (a, l) in self.arch.iter().zip(self.layers.iter()) {
             if a.conv.input() != shape {
                 return Err(Error::ShapeMismatch(

@@ -500,7 +500,7 @@ pub mod fixtures {
         .expect("encoder");
         let filters =
             i32s((0..encoder.n_kernel()).map(|_| below(&mut rng, 131_073) as i32 - 65_536));
-        let mut shape = Shape::new(u16::from(encoder.n_filters()), encoder.h(), encoder.w());
+        let mut shape = encoder.output();
         let n_layers = 1 + below(&mut rng, MAX_LAYERS as u64) as usize;
         let mut arch = Vec::new();
         let mut layers = Vec::new();
