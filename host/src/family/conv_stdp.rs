@@ -276,14 +276,7 @@ pub fn stop_text(r: &StopReason, rule: &StopRule) -> String {
 
 /// The stop rule of layer `l` of `cfg`.
 pub fn stop_rule(cfg: &TrainConfig, l: usize) -> StopRule {
-    let lc = &cfg.layers[l];
-    StopRule {
-        c_l_eps: lc.stop.c_l,
-        min_wins: lc.stop.min_wins,
-        target_ratio: lc.stop.target_ratio,
-        patience: lc.stop.patience,
-        max_epochs: lc.epochs,
-    }
+    cfg.layers[l].stop_rule()
 }
 
 /// The convolutional STDP trainer.
