@@ -274,6 +274,63 @@ pub fn stop_text(r: &StopReason, rule: &StopRule) -> String {
     }
 }
 
+/// What a data set is checked against by [`check_fits`] (its messages name it).
+#[derive(Debug, Clone, Copy)]
+pub enum FitTarget<'a> {
+    /// A training config: its `input` size and `n_classes`.
+    Config(&'a TrainConfig),
+    /// A trained model: its encoder's input size and its readout's classes (if it has one).
+    Model(&'a Net),
+}
+
+/// Checks that a data set fits a config or model: every image of both sets has its input
+/// size, and every label is below its classes.
+pub fn check_fits(
+    target: FitTarget<'_>,
+    split: &Split,
+    data: impl std::fmt::Display,
+) -> Result<()> {
+    let (expects, (h, w), classes) = match target {
+        FitTarget::Config(cfg) => (
+            "the config expects",
+            (usize::from(cfg.input[0]), usize::from(cfg.input[1])),
+            Some(usize::from(cfg.n_classes)),
+        ),
+        FitTarget::Model(net) => (
+            "the model takes",
+            (usize::from(net.encoder.h()), usize::from(net.encoder.w())),
+            net.readout.as_ref().map(|r| r.n_classes),
+        ),
+    };
+    for set in [&split.train, &split.test] {
+        if (set.rows, set.cols) != (h, w) {
+            bail!(
+                "data set `{data}` has {}×{} images but {expects} {h}×{w}",
+                set.rows,
+                set.cols
+            );
+        }
+    }
+    if let Some(n) = classes
+        && let Some(&bad) = split
+            .train
+            .labels
+            .iter()
+            .chain(&split.test.labels)
+            .find(|&&l| usize::from(l) >= n)
+    {
+        match target {
+            FitTarget::Config(_) => {
+                bail!("data set `{data}` has label {bad} but n_classes is {n}")
+            }
+            FitTarget::Model(_) => {
+                bail!("data set `{data}` has label {bad} but the model's readout has {n} classes")
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The stop rule of layer `l` of `cfg`.
 pub fn stop_rule(cfg: &TrainConfig, l: usize) -> StopRule {
     cfg.layers[l].stop_rule()
@@ -375,27 +432,7 @@ impl<'b> ConvStdp<'b> {
     pub fn check_data(&self, split: &Split) -> Result<()> {
         let cfg = &self.cfg;
         let data = &self.data;
-        if split.train.rows != cfg.input[0] as usize || split.train.cols != cfg.input[1] as usize {
-            bail!(
-                "data set `{data}` has {}×{} images but the config expects {}×{}",
-                split.train.rows,
-                split.train.cols,
-                cfg.input[0],
-                cfg.input[1]
-            );
-        }
-        if let Some(&bad) = split
-            .train
-            .labels
-            .iter()
-            .chain(&split.test.labels)
-            .find(|&&l| l as usize >= cfg.n_classes as usize)
-        {
-            bail!(
-                "data set `{data}` has label {bad} but n_classes is {}",
-                cfg.n_classes
-            );
-        }
+        check_fits(FitTarget::Config(cfg), split, data)?;
         let max = split
             .train
             .labels
