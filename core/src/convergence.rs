@@ -200,6 +200,12 @@ impl StopState {
         })
     }
 
+    /// Best win ratio of the epochs recorded so far, or `None` before the first (the 0 that
+    /// [`best_ratio`](Self::best_ratio) starts at is the patience baseline, not a ratio seen).
+    pub fn best(&self) -> Option<f64> {
+        (self.epochs > 0).then_some(self.best_ratio)
+    }
+
     /// Records the end of epoch `epoch` (zero-based, counted within this layer) with the layer's
     /// C_l and win ratio, and says whether to stop. Checked in order: `Converged`
     /// (`c_l < c_l_eps`), `WinRatio` (`ratio ≥ target_ratio`), `Patience` (`patience` epochs in a

@@ -782,7 +782,9 @@ fn win_tracker_and_stop_rule() {
         max_epochs: 10,
     };
     let mut s = StopState::new(rule).unwrap();
+    assert_eq!(s.best(), None, "no epoch, no best");
     assert_eq!(s.after_epoch(0.2, 0.5, 0), None);
+    assert_eq!(s.best(), Some(0.5));
     assert_eq!(s.after_epoch(0.2, 0.6, 1), None);
     assert_eq!(s.after_epoch(0.2, 0.6, 2), None); // one epoch without improvement
     assert_eq!(s.after_epoch(0.2, 0.55, 3), Some(StopReason::Patience));

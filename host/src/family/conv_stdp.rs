@@ -682,9 +682,10 @@ impl Trainer for ConvStdp<'_> {
         let tmin = th.iter().copied().min().unwrap_or(0);
         let tmax = th.iter().copied().max().unwrap_or(0);
         let stop_state = st.stop.as_mut().context("layer not begun")?;
-        let best_before = stop_state.best_ratio;
+        let best_before = stop_state.best();
         let verdict = stop_state.after_epoch(c_l, ratio, st.epoch - 1);
-        let improved = stop_state.best_ratio > best_before || st.epoch == 1;
+        // With no previous best (the layer's first epoch) this epoch is the best so far.
+        let improved = best_before.is_none_or(|b| ratio > b);
         let rule = stop_state.rule;
         let reason = verdict.map(|r| stop_text(&r, &rule));
         let m = EpochMetrics {
