@@ -7,8 +7,8 @@
 //!   with enough wins, patience without a better fraction, or the layer's epoch budget. Epochs are
 //!   counted per layer (SpikeSEG shares one counter across layers, so later layers lose epochs).
 
-use crate::conv::WeightRow;
 use crate::error::{Error, Result};
+use crate::weights::WeightRow;
 use crate::wta::Winner;
 use serde::{Deserialize, Serialize};
 
@@ -198,6 +198,12 @@ impl StopState {
             since_best: 0,
             epochs: 0,
         })
+    }
+
+    /// Best win ratio of the epochs recorded so far, or `None` before the first (the 0 that
+    /// [`best_ratio`](Self::best_ratio) starts at is the patience baseline, not a ratio seen).
+    pub fn best(&self) -> Option<f64> {
+        (self.epochs > 0).then_some(self.best_ratio)
     }
 
     /// Records the end of epoch `epoch` (zero-based, counted within this layer) with the layer's

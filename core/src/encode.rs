@@ -8,6 +8,7 @@
 //! ranked by flat index, lowest first, so the code is deterministic on every back end.
 
 use crate::error::{Error, Result, head, head_mut};
+use crate::geometry::Shape;
 use crate::spikes::{MAX_STEPS, NEVER};
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +19,8 @@ pub enum EncodeMode {
     /// Rank-order latency code over `steps` time steps.
     Latency,
     /// The frame is presented as is: every non-zero response spikes at step 0.
-    Repeat,
+    // Model files store the variant index (postcard), not the name: keep the order.
+    AllAtFirstStep,
 }
 
 /// Parameters of the input encoder as plain data, before validation: the wire form of
@@ -43,7 +45,7 @@ pub struct EncoderParamsRaw {
     pub norm_radius: u8,
     /// Time steps.
     pub steps: u8,
-    /// Latency or repeat.
+    /// Latency code, or all at the first step.
     pub mode: EncodeMode,
 }
 
@@ -127,9 +129,13 @@ impl EncoderParams {
     pub const fn steps(&self) -> u8 {
         self.steps
     }
-    /// Latency or repeat.
+    /// Latency code, or all at the first step.
     pub const fn mode(&self) -> EncodeMode {
         self.mode
+    }
+    /// Shape of the encoded spike-time map (`n_filters × h × w`), the first layer's input.
+    pub const fn output(&self) -> Shape {
+        Shape::new(self.n_filters as u16, self.h, self.w)
     }
     /// Number of encoded input neurons (`n_filters × h × w`).
     pub const fn n_out(&self) -> usize {
@@ -386,7 +392,7 @@ pub fn encode(
     let keys = keys.get_mut(..n).unwrap_or(&mut []);
     let t = p.steps as usize;
     match p.mode {
-        EncodeMode::Repeat => {
+        EncodeMode::AllAtFirstStep => {
             for &kv in keys.iter() {
                 if let Some(c) = times.get_mut(!(kv as u32) as usize) {
                     *c = 0;

@@ -111,6 +111,109 @@ const fn out_len(n: u16, k: u8, stride: u8, pad: u8) -> Option<u32> {
     Some((padded - k as u32) / stride as u32 + 1)
 }
 
+/// How [`check_window`] names the parameters of a convolution or a pooling in its errors.
+struct WindowNames {
+    input: &'static str,
+    k: &'static str,
+    stride: &'static str,
+    pad: &'static str,
+    output: &'static str,
+}
+
+const CONV_NAMES: WindowNames = WindowNames {
+    input: "conv input dimensions",
+    k: "conv kernel",
+    stride: "conv stride",
+    pad: "conv padding must be smaller than the kernel",
+    output: "conv output larger than 65535 rows or columns",
+};
+
+const POOL_NAMES: WindowNames = WindowNames {
+    input: "pool input dimensions",
+    k: "pool window",
+    stride: "pool stride",
+    pad: "pool padding must be smaller than the window",
+    output: "pool output larger than 65535 rows or columns",
+};
+
+/// The checks a convolution and a pooling share: a non-empty input, a window and a stride of at
+/// least 1, padding smaller than the window, a window no larger than the padded input, and at
+/// most 65535 output rows and columns. Gives the stride as a non-zero number.
+fn check_window(n: &WindowNames, input: Shape, k: u8, stride: u8, pad: u8) -> Result<NonZeroU8> {
+    if input.is_empty() {
+        return Err(Error::Zero(n.input));
+    }
+    if k == 0 {
+        return Err(Error::Zero(n.k));
+    }
+    let Some(nz) = NonZeroU8::new(stride) else {
+        return Err(Error::Zero(n.stride));
+    };
+    // With `pad >= k` the padded input is at least `2k`, so the window fits: the two errors
+    // below never compete.
+    if pad >= k {
+        // Padding of a full window or more would create outputs that see only zeros.
+        return Err(Error::InvalidParam(n.pad));
+    }
+    let (Some(oh), Some(ow)) = (
+        out_len(input.h, k, stride, pad),
+        out_len(input.w, k, stride, pad),
+    ) else {
+        return Err(Error::KernelTooLarge {
+            what: n.k,
+            k,
+            padded: u32::from(input.h.min(input.w)) + 2 * u32::from(pad),
+        });
+    };
+    // Output rows and columns must fit the u16 of a `Shape` (they could reach
+    // 65535 + pad − k + 1 + pad), or `output()` would silently wrap.
+    if oh > u32::from(u16::MAX) || ow > u32::from(u16::MAX) {
+        return Err(Error::InvalidParam(n.output));
+    }
+    Ok(nz)
+}
+
+/// The getters of the sliding window (input, size, stride, padding) that [`ConvGeom`] and
+/// [`PoolGeom`] share, and its output rows and columns.
+macro_rules! window_getters {
+    ($k:literal, $pad:literal) => {
+        /// Input shape (before padding).
+        pub const fn input(&self) -> Shape {
+            self.input
+        }
+        #[doc = $k]
+        pub const fn k(&self) -> u8 {
+            self.k
+        }
+        /// Stride (at least 1).
+        pub const fn stride(&self) -> u8 {
+            self.stride.get()
+        }
+        /// Stride as a non-zero number (divisions by it need no zero check).
+        #[inline]
+        pub(crate) fn stride_nz(&self) -> NonZeroUsize {
+            NonZeroUsize::from(self.stride)
+        }
+        #[doc = $pad]
+        pub const fn pad(&self) -> u8 {
+            self.pad
+        }
+        /// Output rows and columns.
+        const fn out_hw(&self) -> (u16, u16) {
+            // Validated: the stride is non-zero and the window fits, so both are `Some`.
+            let oh = match out_len(self.input.h, self.k, self.stride.get(), self.pad) {
+                Some(v) => v,
+                None => 0,
+            };
+            let ow = match out_len(self.input.w, self.k, self.stride.get(), self.pad) {
+                Some(v) => v,
+                None => 0,
+            };
+            (oh as u16, ow as u16)
+        }
+    };
+}
+
 impl ConvGeom {
     /// Validates and builds a geometry: a non-empty input, at least one output map, kernel and
     /// stride at least 1, a kernel no larger than the padded input, padding smaller than the
@@ -126,44 +229,19 @@ impl ConvGeom {
         })
     }
 
-    /// Input shape (before padding).
-    pub const fn input(&self) -> Shape {
-        self.input
-    }
+    window_getters!(
+        "Square kernel size.",
+        "Zeros on each side of the input (smaller than the kernel)."
+    );
     /// Output maps.
     pub const fn out_c(&self) -> u16 {
         self.out_c
     }
-    /// Square kernel size.
-    pub const fn k(&self) -> u8 {
-        self.k
-    }
-    /// Stride (at least 1).
-    pub const fn stride(&self) -> u8 {
-        self.stride.get()
-    }
-    /// Stride as a non-zero number (divisions by it need no zero check).
-    #[inline]
-    pub(crate) fn stride_nz(&self) -> NonZeroUsize {
-        NonZeroUsize::from(self.stride)
-    }
-    /// Zeros on each side of the input (smaller than the kernel).
-    pub const fn pad(&self) -> u8 {
-        self.pad
-    }
 
     /// Output shape.
     pub const fn output(&self) -> Shape {
-        // Validated: the stride is non-zero and the kernel fits, so both are `Some`.
-        let oh = match out_len(self.input.h, self.k, self.stride.get(), self.pad) {
-            Some(v) => v,
-            None => 0,
-        };
-        let ow = match out_len(self.input.w, self.k, self.stride.get(), self.pad) {
-            Some(v) => v,
-            None => 0,
-        };
-        Shape::new(self.out_c, oh as u16, ow as u16)
+        let (oh, ow) = self.out_hw();
+        Shape::new(self.out_c, oh, ow)
     }
 
     /// Synapses per output neuron (`c_in · k · k`).
@@ -193,41 +271,12 @@ impl TryFrom<ConvGeomRaw> for ConvGeom {
     type Error = Error;
 
     fn try_from(r: ConvGeomRaw) -> Result<Self> {
-        if r.input.is_empty() {
-            return Err(Error::Zero("conv input dimensions"));
-        }
-        if r.out_c == 0 {
+        let window = check_window(&CONV_NAMES, r.input, r.k, r.stride, r.pad);
+        // Missing maps are reported after an empty input and before the window's faults.
+        if r.out_c == 0 && !r.input.is_empty() {
             return Err(Error::Zero("conv output maps"));
         }
-        if r.k == 0 {
-            return Err(Error::Zero("conv kernel"));
-        }
-        let Some(stride) = NonZeroU8::new(r.stride) else {
-            return Err(Error::Zero("conv stride"));
-        };
-        let (Some(oh), Some(ow)) = (
-            out_len(r.input.h, r.k, r.stride, r.pad),
-            out_len(r.input.w, r.k, r.stride, r.pad),
-        ) else {
-            return Err(Error::KernelTooLarge {
-                what: "conv kernel",
-                k: r.k,
-                padded: u32::from(r.input.h.min(r.input.w)) + 2 * u32::from(r.pad),
-            });
-        };
-        if r.pad >= r.k {
-            // Padding of a full kernel or more would create outputs that see only zeros.
-            return Err(Error::InvalidParam(
-                "conv padding must be smaller than the kernel",
-            ));
-        }
-        // Output rows and columns must fit the u16 of a `Shape` (they could reach
-        // 65535 + pad − k + 1 + pad), or `output()` would silently wrap.
-        if oh > u32::from(u16::MAX) || ow > u32::from(u16::MAX) {
-            return Err(Error::InvalidParam(
-                "conv output larger than 65535 rows or columns",
-            ));
-        }
+        let stride = window?;
         let g = Self {
             input: r.input,
             out_c: r.out_c,
@@ -300,40 +349,15 @@ impl PoolGeom {
         })
     }
 
-    /// Input shape.
-    pub const fn input(&self) -> Shape {
-        self.input
-    }
-    /// Window size.
-    pub const fn k(&self) -> u8 {
-        self.k
-    }
-    /// Stride (at least 1).
-    pub const fn stride(&self) -> u8 {
-        self.stride.get()
-    }
-    /// Stride as a non-zero number (divisions by it need no zero check).
-    #[inline]
-    pub(crate) fn stride_nz(&self) -> NonZeroUsize {
-        NonZeroUsize::from(self.stride)
-    }
-    /// Padding on each side (smaller than the window).
-    pub const fn pad(&self) -> u8 {
-        self.pad
-    }
+    window_getters!(
+        "Window size.",
+        "Padding on each side (smaller than the window)."
+    );
 
     /// Output shape.
     pub const fn output(&self) -> Shape {
-        // Validated: the stride is non-zero and the window fits, so both are `Some`.
-        let oh = match out_len(self.input.h, self.k, self.stride.get(), self.pad) {
-            Some(v) => v,
-            None => 0,
-        };
-        let ow = match out_len(self.input.w, self.k, self.stride.get(), self.pad) {
-            Some(v) => v,
-            None => 0,
-        };
-        Shape::new(self.input.c, oh as u16, ow as u16)
+        let (oh, ow) = self.out_hw();
+        Shape::new(self.input.c, oh, ow)
     }
 }
 
@@ -341,35 +365,7 @@ impl TryFrom<PoolGeomRaw> for PoolGeom {
     type Error = Error;
 
     fn try_from(r: PoolGeomRaw) -> Result<Self> {
-        if r.input.is_empty() {
-            return Err(Error::Zero("pool input dimensions"));
-        }
-        if r.k == 0 {
-            return Err(Error::Zero("pool window"));
-        }
-        let Some(stride) = NonZeroU8::new(r.stride) else {
-            return Err(Error::Zero("pool stride"));
-        };
-        if r.pad >= r.k {
-            return Err(Error::InvalidParam(
-                "pool padding must be smaller than the window",
-            ));
-        }
-        let (Some(oh), Some(ow)) = (
-            out_len(r.input.h, r.k, r.stride, r.pad),
-            out_len(r.input.w, r.k, r.stride, r.pad),
-        ) else {
-            return Err(Error::KernelTooLarge {
-                what: "pool window",
-                k: r.k,
-                padded: u32::from(r.input.h.min(r.input.w)) + 2 * u32::from(r.pad),
-            });
-        };
-        if oh > u32::from(u16::MAX) || ow > u32::from(u16::MAX) {
-            return Err(Error::InvalidParam(
-                "pool output larger than 65535 rows or columns",
-            ));
-        }
+        let stride = check_window(&POOL_NAMES, r.input, r.k, r.stride, r.pad)?;
         Ok(Self {
             input: r.input,
             k: r.k,
@@ -388,4 +384,26 @@ impl From<PoolGeom> for PoolGeomRaw {
             pad: g.pad,
         }
     }
+}
+
+/// Output rows (or columns) `[lo, hi)` whose window (a kernel or pooling window of `k` cells,
+/// sliding with stride `s`, `out` positions) contains padded coordinate `p`.
+#[inline]
+pub(crate) fn reach(p: usize, k: usize, s: NonZeroUsize, out: usize) -> (usize, usize) {
+    // Strides are almost always powers of two: shifts instead of two divisions per call. The
+    // stride is non-zero by type, so the divisions need no zero check.
+    let div = |a: usize| {
+        if s.is_power_of_two() {
+            a >> s.trailing_zeros()
+        } else {
+            a / s
+        }
+    };
+    let lo = if p + 1 > k {
+        div(p + 1 - k + s.get() - 1)
+    } else {
+        0
+    };
+    let hi = (div(p) + 1).min(out);
+    (lo, hi.max(lo))
 }

@@ -5,7 +5,7 @@
 // No value a caller can construct makes a core function panic: parameter types are valid by
 // construction, caller buffers are cut to the length an operation needs (an error otherwise) and
 // read through `get`, and sizes computed from caller numbers use checked arithmetic. These lints
-// keep it so. The fixed-width block loops of the weight-row additions (`conv::add_blocks!`) and of
+// keep it so. The fixed-width block loops of the weight-row additions (`weights::add_blocks!`) and of
 // the encoder's multiply-add index fixed-size arrays with a loop bound equal to their length (the
 // checks compile away, and an iterator over the pair did not vectorise): they carry a local
 // `allow` with that reason. Left out: `clippy::arithmetic_side_effects` (it would flag every `+`
@@ -41,6 +41,8 @@ pub mod layer;
 pub mod local;
 pub mod model;
 pub mod network;
+pub mod neuron;
+pub mod plasticity;
 pub mod pool;
 pub mod q;
 pub mod readout;
@@ -49,6 +51,7 @@ pub mod rule;
 pub mod spikes;
 pub mod stdp;
 pub mod training;
+pub mod weights;
 pub mod wta;
 
 pub use error::{Error, Result};

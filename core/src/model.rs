@@ -14,11 +14,11 @@
 //! constructor gives) and then every shape against the architecture; arbitrary bytes give an
 //! [`Error`], never a panic, and nothing is allocated.
 
-use crate::conv::{Le16, Q8, WeightRow};
 use crate::encode::{EncoderParams, EncoderParamsRaw};
 use crate::error::{Error, Result};
 use crate::geometry::{ConvGeom, ConvGeomRaw, PoolGeom, PoolGeomRaw};
-use crate::layer::{NeuronParams, NeuronParamsRaw};
+use crate::neuron::{NeuronParams, NeuronParamsRaw};
+use crate::weights::{Le16, Q8, WeightRow};
 use serde::{Deserialize, Serialize};
 
 /// Magic tag at the start of every model file.
@@ -210,11 +210,7 @@ impl<'a> Model<'a> {
                 "layer blobs do not match the architecture",
             ));
         }
-        let mut shape = crate::geometry::Shape::new(
-            u16::from(self.encoder.n_filters()),
-            self.encoder.h(),
-            self.encoder.w(),
-        );
+        let mut shape = self.encoder.output();
         for (a, l) in self.arch.iter().zip(self.layers.iter()) {
             if a.conv.input() != shape {
                 return Err(Error::ShapeMismatch(

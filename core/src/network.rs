@@ -1,12 +1,12 @@
 //! Inference through a whole model: encoder → learned IF layers (time-free) → pooled binary
 //! features → readout. The host, the firmware and the tests all call these functions.
 
-use crate::conv::WeightRow;
 use crate::encode::{EncodeScratch, encode};
 use crate::error::{Error, Result, head, head_mut};
 use crate::layer::forward_final;
 use crate::model::{LayerArch, Model, i32s};
 use crate::spikes::{spiking_mask, words};
+use crate::weights::WeightRow;
 
 /// Largest map any layer of `arch` reads or writes (elements).
 pub fn max_map(model: &Model<'_>) -> usize {

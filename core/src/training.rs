@@ -8,8 +8,9 @@
 
 use crate::error::{Error, Result};
 use crate::homeostasis::{AdaptiveThreshold, spiked_maps};
-use crate::layer::{SimOutcome, SimScratch, simulate, stdp_update};
+use crate::layer::{SimOutcome, SimScratch, simulate};
 use crate::model::LayerArch;
+use crate::plasticity::stdp_update;
 use crate::spikes;
 use crate::stdp::StdpParams;
 use crate::wta::{Winner, WtaParams};

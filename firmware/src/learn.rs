@@ -9,12 +9,12 @@ use crate::rt::{self, Counter};
 use crate::sizes::learn::*;
 use core::cell::RefCell;
 use cortex_m::interrupt::Mutex;
-use hebb_core::conv::WeightRow;
 use hebb_core::encode::{EncodeScratch, encode};
 use hebb_core::layer::SimScratch;
 use hebb_core::model::Model;
 use hebb_core::stdp::StdpParams;
 use hebb_core::training::{LrSchedule, LrState, SampleRule, SampleState, train_sample};
+use hebb_core::weights::WeightRow;
 use hebb_core::wta::Winner;
 
 struct Buffers {

@@ -2,6 +2,16 @@
 //! TOML schema users edit. A config file may name a `preset` and override any of its keys;
 //! unknown keys and out-of-range values are rejected with the key's name.
 
+use hebb_core::convergence::StopRule;
+use hebb_core::encode::{EncodeMode, EncoderParams};
+use hebb_core::filters::{self, DogNorm, Gabor};
+use hebb_core::geometry::{ConvGeom, Padding, PoolGeom, Shape};
+use hebb_core::homeostasis::{AdaptiveThreshold, RateTarget, decay_from_tau};
+use hebb_core::model::LayerArch;
+use hebb_core::neuron::{NeuronKind, NeuronParams, validate_thresholds};
+use hebb_core::q;
+use hebb_core::stdp::{StdpParams, StdpRule};
+use hebb_core::wta::{WtaMode, WtaParams};
 use serde::{Deserialize, Serialize};
 
 /// A configuration error that names the offending key.
@@ -291,7 +301,7 @@ pub struct LayerConfig {
     pub rate_target: Option<RateTargetConfig>,
     /// Samples per mini-batch: 1 (default) learns sample after sample; `B > 1` simulates `B`
     /// consecutive samples with the same weights (in parallel) and then applies their summed
-    /// STDP changes (`hebb_core::layer::stdp_accumulate`).
+    /// STDP changes (`hebb_core::plasticity::stdp_accumulate`).
     #[serde(default = "one_u32", skip_serializing_if = "is_one")]
     pub batch: u32,
 }
@@ -573,14 +583,11 @@ impl TrainConfig {
         toml::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// Checks every value.
+    /// Checks every value: the ranges the core's parameter types enforce are checked by
+    /// building them (their errors name the key), the rest (limits of this program, real values
+    /// the conversion to fixed point would clamp) here.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: String, reason: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                reason: reason.into(),
-            })
-        };
+        let bad = |key: String, reason: &str| Err(invalid(key, reason));
         if self.seed > i64::MAX as u64 {
             // TOML integers are i64: a larger seed would write an unreadable config.toml.
             return bad("seed".into(), "must be <= 9223372036854775807");
@@ -593,61 +600,24 @@ impl TrainConfig {
             return bad("input".into(), "rows and columns must be in 1..=1024");
         }
         let e = &self.encoder;
-        if e.kernel == 0 || e.kernel.is_multiple_of(2) || e.kernel > 31 {
-            return bad("encoder.kernel".into(), "must be odd and <= 31");
-        }
-        match e.filters {
-            FilterKind::Dog => {
-                if e.dog.is_empty() {
-                    return bad(
-                        "encoder.dog".into(),
-                        "needs at least one (sigma1, sigma2) pair",
-                    );
-                }
-                if e.dog.iter().any(|p| {
-                    !(p[0] > 0.0
-                        && p[1] > 0.0
-                        && p[0] != p[1]
-                        && p[0].is_finite()
-                        && p[1].is_finite())
-                }) {
-                    return bad(
-                        "encoder.dog".into(),
-                        "sigmas must be finite, > 0 and differ",
-                    );
-                }
-            }
-            FilterKind::Gabor => {
-                if e.gabor_orientations == 0 {
-                    return bad("encoder.gabor_orientations".into(), "must be >= 1");
-                }
-                if e.gabor.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
-                    return bad("encoder.gabor".into(), "sigma, lambda, gamma must be > 0");
-                }
-            }
-        }
-        // The family not in use is not checked above; it must still print as TOML that reads
-        // back to the same value (NaN never compares equal).
+        // Every value must print as TOML that reads back to the same value (NaN never compares
+        // equal), the filter family not in use included.
         if e.dog.iter().flatten().any(|v| !v.is_finite()) {
             return bad("encoder.dog".into(), "must be finite");
         }
         if e.gabor.iter().any(|v| !v.is_finite()) {
             return bad("encoder.gabor".into(), "must be finite");
         }
-        if !(e.threshold.is_finite() && e.threshold >= 0.0) {
-            return bad("encoder.threshold".into(), "must be >= 0");
+        if !e.threshold.is_finite() {
+            return bad("encoder.threshold".into(), "must be finite");
         }
-        if e.steps == 0 || e.steps > 254 {
-            return bad("encoder.steps".into(), "must be in 1..=254");
-        }
-        if e.norm_radius > 100 {
-            return bad("encoder.norm_radius".into(), "must be <= 100");
-        }
+        let mut shape = self.encoder_params()?.output();
+        e.filters()?;
         if self.layers.is_empty() || self.layers.len() > hebb_core::model::MAX_LAYERS {
             return bad("layers".into(), "need 1 to 4 layers");
         }
         for (i, l) in self.layers.iter().enumerate() {
-            let k = |f: &str| format!("layers[{i}].{f}");
+            let k = |f: &str| layer_key(i, f);
             if l.name.is_empty()
                 || !l
                     .name
@@ -659,31 +629,18 @@ impl TrainConfig {
                     "must be non-empty ASCII letters, digits, '-' or '_'",
                 );
             }
-            if l.maps == 0 || l.maps > 4096 {
-                return bad(k("maps"), "must be in 1..=4096");
+            if l.maps > 4096 {
+                return bad(k("maps"), "must be <= 4096");
             }
-            if l.kernel == 0 || l.stride == 0 {
-                return bad(k("kernel"), "kernel and stride must be >= 1");
-            }
-            if l.pad >= l.kernel {
-                return bad(k("pad"), "must be smaller than the kernel");
-            }
-            if !(l.threshold.is_finite() && l.threshold > 0.0) {
-                return bad(k("threshold"), "must be > 0");
+            if !l.threshold.is_finite() {
+                return bad(k("threshold"), "must be finite");
             }
             if !l.leak.is_finite() {
                 return bad(k("leak"), "must be finite");
             }
-            match l.neuron {
-                NeuronConfig::If => {}
-                NeuronConfig::LifSub if l.leak >= 0.0 => {}
-                NeuronConfig::LifMul if (0.0..=1.0).contains(&l.leak) => {}
-                NeuronConfig::LifSub | NeuronConfig::LifMul => {
-                    return bad(k("leak"), "must be >= 0 (lif-mul: in [0, 1])");
-                }
-            }
-            if l.wta.k == 0 {
-                return bad(k("wta.k"), "must be >= 1");
+            // `β = 1 − leak` would be clamped to [0, 1) in Q0.16.
+            if l.neuron == NeuronConfig::LifMul && !(0.0..=1.0).contains(&l.leak) {
+                return bad(k("leak"), "must be in [0, 1] for lif-mul");
             }
             if !(1..=MAX_BATCH).contains(&l.batch) {
                 return bad(k("batch"), &format!("must be in 1..={MAX_BATCH}"));
@@ -698,10 +655,9 @@ impl TrainConfig {
                 );
             }
             let s = &l.stdp;
-            for (name, v) in [("stdp.a_plus", s.a_plus), ("stdp.a_minus", s.a_minus)] {
-                if !(v.is_finite() && (0.0..1.0).contains(&v)) {
-                    return bad(k(name), "must be in [0, 1) (a_minus is a magnitude)");
-                }
+            // The core takes a negative a− as its magnitude; the config keeps one spelling.
+            if s.a_minus < 0.0 {
+                return bad(k("stdp.a_minus"), "must be >= 0 (a magnitude)");
             }
             if !(s.init_mean.is_finite() && (0.0..=1.0).contains(&s.init_mean)) {
                 return bad(k("stdp.init_mean"), "must be in [0, 1]");
@@ -712,52 +668,35 @@ impl TrainConfig {
             if !s.a_plus_cap.is_finite() {
                 return bad(k("stdp.a_plus_cap"), "must be finite");
             }
-            if s.double_every > 0
-                && !(s.a_plus_cap.is_finite() && s.a_plus_cap > 0.0 && s.a_plus_cap < 1.0)
-            {
+            if s.double_every > 0 && !(s.a_plus_cap > 0.0 && s.a_plus_cap < 1.0) {
                 return bad(
                     k("stdp.a_plus_cap"),
                     "must be in (0, 1) when double_every is set",
                 );
             }
-            if let Some(p) = l.pool
-                && (p.kernel == 0 || p.stride == 0 || p.pad >= p.kernel)
-            {
-                return bad(k("pool"), "kernel, stride >= 1 and pad < kernel");
-            }
-            if l.epochs == 0 {
-                return bad(k("epochs"), "must be >= 1");
-            }
-            let st = &l.stop;
-            if !(st.c_l.is_finite() && (0.0..=0.25).contains(&st.c_l)) {
+            // C_l never exceeds 0.25: a larger ε would stop every layer after one epoch.
+            if l.stop.c_l > 0.25 {
                 return bad(k("stop.c_l"), "must be in [0, 0.25]");
             }
-            if !(st.target_ratio.is_finite() && (0.0..=1.0).contains(&st.target_ratio)) {
-                return bad(k("stop.target_ratio"), "must be in [0, 1]");
-            }
             if let Some(r) = &l.rate_target {
-                if !(r.rate.is_finite() && (0.0..=1.0).contains(&r.rate)) {
+                // Rates and the step are clamped to [0, 1) by the conversion to fixed point.
+                if !(r.rate.is_finite() && r.rate >= 0.0) {
                     return bad(k("rate_target.rate"), "must be in [0, 1]");
                 }
                 if !(r.lr.is_finite() && (0.0..1.0).contains(&r.lr)) {
                     return bad(k("rate_target.lr"), "must be in [0, 1)");
                 }
-                if !(r.theta_min.is_finite() && r.theta_min > 0.0) {
-                    return bad(k("rate_target.theta_min"), "must be > 0");
-                }
-                if !(r.theta_max.is_finite() && r.theta_max >= r.theta_min) {
-                    return bad(k("rate_target.theta_max"), "must be >= theta_min");
+                if !(r.theta_min.is_finite() && r.theta_max.is_finite()) {
+                    return bad(k("rate_target"), "thresholds must be finite");
                 }
             }
             if let Some(h) = &l.homeostasis {
-                if !(h.theta_plus.is_finite() && h.theta_plus >= 0.0) {
-                    return bad(k("homeostasis.theta_plus"), "must be >= 0");
+                if !(h.theta_plus.is_finite() && h.theta_max.is_finite()) {
+                    return bad(k("homeostasis"), "thresholds must be finite");
                 }
+                // The core reads τ ≤ 0 as "no memory"; in a config it is a mistake.
                 if !(h.tau.is_finite() && h.tau > 0.0) {
                     return bad(k("homeostasis.tau"), "must be > 0");
-                }
-                if !(h.theta_max.is_finite() && h.theta_max >= l.threshold) {
-                    return bad(k("homeostasis.theta_max"), "must be >= the layer threshold");
                 }
                 if !(h.dead_rate.is_finite() && (0.0..1.0).contains(&h.dead_rate)) {
                     return bad(k("homeostasis.dead_rate"), "must be in [0, 1)");
@@ -766,6 +705,13 @@ impl TrainConfig {
                     return bad(k("homeostasis.recovery_sigma"), "must be >= 0");
                 }
             }
+            shape = l.arch(i, shape)?.out_shape();
+            validate_thresholds(&[l.threshold_q()], 1).map_err(core_err(k("threshold")))?;
+            l.wta_params(i)?;
+            l.stdp_params(i)?;
+            l.adaptive_threshold(i)?;
+            l.rate_target_params(i)?;
+            l.check_stop_rule(i)?;
         }
         if !(self.readout.c.is_finite() && self.readout.c > 0.0) {
             return bad("readout.c".into(), "must be > 0");
@@ -791,6 +737,251 @@ impl TrainConfig {
             return bad("readout.epochs".into(), "must be >= 1");
         }
         Ok(())
+    }
+
+    /// The encoder's parameters, validated by the core.
+    pub fn encoder_params(&self) -> Result<EncoderParams, ConfigError> {
+        let e = &self.encoder;
+        let n_filters = u8::try_from(e.n_filters())
+            .map_err(|_| invalid("encoder".into(), "at most 255 filters"))?;
+        EncoderParams::new(
+            self.input[0],
+            self.input[1],
+            n_filters,
+            e.kernel,
+            q::potential_from_f64(e.threshold),
+            e.norm_radius,
+            e.steps,
+            match e.mode {
+                EncoderModeConfig::AllAtFirstStep => EncodeMode::AllAtFirstStep,
+                EncoderModeConfig::Latency => EncodeMode::Latency,
+            },
+        )
+        .map_err(core_err("encoder".into()))
+    }
+
+    /// Every layer's architecture, validated by the core.
+    pub fn arch(&self) -> Result<Vec<LayerArch>, ConfigError> {
+        let mut shape = self.encoder_params()?.output();
+        let mut arch = Vec::with_capacity(self.layers.len());
+        for (i, l) in self.layers.iter().enumerate() {
+            let a = l.arch(i, shape)?;
+            shape = a.out_shape();
+            arch.push(a);
+        }
+        Ok(arch)
+    }
+}
+
+impl EncoderConfig {
+    /// Number of fixed filters.
+    pub fn n_filters(&self) -> usize {
+        match self.filters {
+            FilterKind::Dog => self.dog.len(),
+            FilterKind::Gabor => usize::from(self.gabor_orientations),
+        }
+    }
+
+    /// The fixed filters in Q16 (`[filter][ky][kx]`), built and checked by the core.
+    pub fn filters(&self) -> Result<Vec<i32>, ConfigError> {
+        let k = usize::from(self.kernel);
+        let mut real = Vec::new();
+        let mut tmp = vec![0f64; k * k];
+        match self.filters {
+            FilterKind::Dog => {
+                let norm = match self.dog_norm {
+                    DogNormConfig::UnitSum => DogNorm::UnitSum,
+                    DogNormConfig::MeanMax => DogNorm::MeanMax,
+                };
+                for p in &self.dog {
+                    filters::dog(k, p[0], p[1], norm, &mut tmp)
+                        .map_err(core_err("encoder.dog".into()))?;
+                    real.extend_from_slice(&tmp);
+                }
+            }
+            FilterKind::Gabor => {
+                let n = self.gabor_orientations as usize;
+                for i in 0..n {
+                    let g = Gabor {
+                        sigma: self.gabor[0],
+                        lambda: self.gabor[1],
+                        gamma: self.gabor[2],
+                        psi: 0.0,
+                        theta: std::f64::consts::PI * i as f64 / n as f64,
+                    };
+                    filters::gabor(k, g, &mut tmp).map_err(core_err("encoder.gabor".into()))?;
+                    real.extend_from_slice(&tmp);
+                }
+            }
+        }
+        let mut fq = vec![0i32; real.len()];
+        filters::quantize(&real, &mut fq).map_err(core_err("encoder".into()))?;
+        Ok(fq)
+    }
+}
+
+impl LayerConfig {
+    /// Architecture of layer `i` on input `input`: convolution, pooling and neuron model,
+    /// validated by the core.
+    pub fn arch(&self, i: usize, input: Shape) -> Result<LayerArch, ConfigError> {
+        let conv = ConvGeom::new(
+            input,
+            self.maps,
+            self.kernel,
+            self.stride,
+            Padding::Explicit(self.pad),
+        )
+        // The geometry spans several keys of the layer (maps, kernel, stride, pad); the core's
+        // message names the one at fault.
+        .map_err(core_err(format!("layers[{i}]")))?;
+        let pool = match self.pool {
+            Some(p) => Some(
+                PoolGeom::new(conv.output(), p.kernel, p.stride, p.pad)
+                    .map_err(core_err(layer_key(i, "pool")))?,
+            ),
+            None => None,
+        };
+        let kind = match self.neuron {
+            NeuronConfig::LifSub => NeuronKind::LifSub {
+                leak: q::potential_from_f64(self.leak),
+            },
+            NeuronConfig::LifMul => NeuronKind::LifMul {
+                beta: q::weight_from_f64(1.0 - self.leak),
+            },
+            NeuronConfig::If => NeuronKind::If,
+        };
+        // Only first spikes are observable (WTA, pooling and features read them alone), so the
+        // config offers no fire-once choice.
+        let neuron = NeuronParams::new(kind, true).map_err(core_err(layer_key(i, "leak")))?;
+        Ok(LayerArch { conv, pool, neuron })
+    }
+
+    /// Firing threshold in potential units.
+    pub fn threshold_q(&self) -> i32 {
+        q::potential_from_f64(self.threshold)
+    }
+
+    /// Competition of layer `i`, validated by the core.
+    pub fn wta_params(&self, i: usize) -> Result<WtaParams, ConfigError> {
+        let mode = match self.wta.mode {
+            WtaModeConfig::Global => WtaMode::Global,
+            WtaModeConfig::Local => WtaMode::Local,
+            WtaModeConfig::Both => WtaMode::Both,
+        };
+        WtaParams::new(mode, self.wta.k, self.wta.radius, self.wta.pointwise)
+            .map_err(core_err(layer_key(i, "wta.k")))
+    }
+
+    /// Learning rates of layer `i`, validated by the core.
+    pub fn stdp_params(&self, i: usize) -> Result<StdpParams, ConfigError> {
+        let rule = match self.stdp.rule {
+            StdpRuleConfig::Additive => StdpRule::Additive,
+            StdpRuleConfig::Multiplicative => StdpRule::Multiplicative,
+        };
+        let (ap, am) = (self.stdp.a_plus, self.stdp.a_minus);
+        StdpParams::from_f64(rule, ap, am).map_err(|e| {
+            // The core checks each rate on its own: the one that fails alone names the key.
+            let field = if StdpParams::from_f64(rule, ap, 0.0).is_err() {
+                "stdp.a_plus"
+            } else {
+                "stdp.a_minus"
+            };
+            core_err(layer_key(i, field))(e)
+        })
+    }
+
+    /// Adaptive thresholds of layer `i` (if any), validated by the core.
+    pub fn adaptive_threshold(&self, i: usize) -> Result<Option<AdaptiveThreshold>, ConfigError> {
+        let Some(h) = &self.homeostasis else {
+            return Ok(None);
+        };
+        AdaptiveThreshold::new(
+            self.threshold_q(),
+            q::potential_from_f64(h.theta_plus),
+            decay_from_tau(h.tau),
+            self.threshold_q(),
+            q::potential_from_f64(h.theta_max),
+        )
+        .map(Some)
+        .map_err(core_err(layer_key(i, "homeostasis")))
+    }
+
+    /// Rate-target homeostasis of layer `i` (if any), validated by the core.
+    pub fn rate_target_params(&self, i: usize) -> Result<Option<RateTarget>, ConfigError> {
+        let Some(r) = &self.rate_target else {
+            return Ok(None);
+        };
+        RateTarget::new(
+            q::rate_from_f64(r.lr),
+            (r.rate * 65_536.0).round() as u32,
+            q::potential_from_f64(r.theta_min),
+            q::potential_from_f64(r.theta_max),
+        )
+        .map(Some)
+        .map_err(core_err(layer_key(i, "rate_target")))
+    }
+
+    /// Stop rule of the layer (checked by [`TrainConfig::validate`] through the core's
+    /// [`StopRule::validate`]).
+    pub fn stop_rule(&self) -> StopRule {
+        StopRule {
+            c_l_eps: self.stop.c_l,
+            min_wins: self.stop.min_wins,
+            target_ratio: self.stop.target_ratio,
+            patience: self.stop.patience,
+            max_epochs: self.epochs,
+        }
+    }
+
+    /// Checks the stop rule of layer `i` with the core.
+    fn check_stop_rule(&self, i: usize) -> Result<(), ConfigError> {
+        let rule = self.stop_rule();
+        rule.validate().map_err(|e| {
+            // The core checks each bound on its own: the field that fails alone names the key.
+            let pass = StopRule {
+                c_l_eps: 0.0,
+                target_ratio: 0.0,
+                max_epochs: 1,
+                ..rule
+            };
+            let fails = |r: StopRule| r.validate().is_err();
+            let field = if fails(StopRule {
+                max_epochs: rule.max_epochs,
+                ..pass
+            }) {
+                "epochs"
+            } else if fails(StopRule {
+                c_l_eps: rule.c_l_eps,
+                ..pass
+            }) {
+                "stop.c_l"
+            } else {
+                "stop.target_ratio"
+            };
+            core_err(layer_key(i, field))(e)
+        })
+    }
+}
+
+/// Dotted key of field `f` of layer `i`.
+fn layer_key(i: usize, f: &str) -> String {
+    format!("layers[{i}].{f}")
+}
+
+/// A [`ConfigError::Invalid`] for `key`.
+fn invalid(key: String, reason: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.to_string(),
+    }
+}
+
+/// Wraps a core validation error with the config key it is about; an invalid parameter gives
+/// its reason without the generic "invalid parameter" prefix (the key already says that).
+fn core_err(key: String) -> impl FnOnce(hebb_core::Error) -> ConfigError {
+    move |e| match e {
+        hebb_core::Error::InvalidParam(p) => invalid(key, p),
+        e => invalid(key, e),
     }
 }
 
@@ -845,4 +1036,99 @@ pub fn check_memory(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error of `overrides` on the mcu preset.
+    fn error(overrides: &str) -> String {
+        TrainConfig::from_toml_str(&format!("preset = \"mcu\"\n{overrides}"))
+            .expect_err("the config is invalid")
+            .to_string()
+    }
+
+    #[test]
+    fn core_range_errors_name_the_key() {
+        // Ranges the core's parameter types check, each reported under its config key.
+        for (overrides, want) in [
+            (
+                "[[layers]]\n[[layers]]\nwta = { k = 0 }",
+                "`layers[1].wta.k`: WTA k",
+            ),
+            (
+                "[[layers]]\nstdp = { a_plus = 1.5 }",
+                "`layers[0].stdp.a_plus`: STDP rates",
+            ),
+            (
+                "[[layers]]\nstdp = { a_minus = 1.0 }",
+                "`layers[0].stdp.a_minus`: STDP rates",
+            ),
+            (
+                "[[layers]]\nthreshold = 0.0",
+                "`layers[0].threshold`: thresholds must be > 0",
+            ),
+            (
+                "[[layers]]\n[[layers]]\nepochs = 0",
+                "`layers[1].epochs`: stop rule: max_epochs",
+            ),
+            (
+                "[[layers]]\nstop = { target_ratio = 2.0 }",
+                "`layers[0].stop.target_ratio`",
+            ),
+            (
+                "[[layers]]\nstride = 0",
+                "`layers[0]`: conv stride must be > 0",
+            ),
+            (
+                "[[layers]]\npool = { kernel = 3, stride = 1, pad = 3 }",
+                "`layers[0].pool`: pool padding",
+            ),
+            (
+                "[[layers]]\nneuron = \"lif-sub\"\nleak = -1.0",
+                "`layers[0].leak`: subtractive leak",
+            ),
+            (
+                "[encoder]\nsteps = 0",
+                "`encoder`: encoder: steps must be in 1..=254",
+            ),
+            ("[encoder]\ndog = [[1.0, 1.0]]", "`encoder.dog`: DoG sigmas"),
+        ] {
+            let e = error(overrides);
+            assert!(e.contains(want), "{overrides:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn host_limits_name_the_key() {
+        for (overrides, want) in [
+            (
+                "[[layers]]\nmaps = 5000",
+                "`layers[0].maps`: must be <= 4096",
+            ),
+            (
+                "[[layers]]\nstdp = { a_minus = -0.1 }",
+                "`layers[0].stdp.a_minus`: must be >= 0",
+            ),
+            (
+                "[[layers]]\nneuron = \"lif-mul\"\nleak = 2.0",
+                "`layers[0].leak`: must be in [0, 1]",
+            ),
+            (
+                "[[layers]]\nstop = { c_l = 0.5 }",
+                "`layers[0].stop.c_l`: must be in [0, 0.25]",
+            ),
+        ] {
+            let e = error(overrides);
+            assert!(e.contains(want), "{overrides:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn presets_are_valid() {
+        for p in PRESETS {
+            TrainConfig::preset(p).unwrap();
+        }
+    }
 }

@@ -1,18 +1,12 @@
 //! An owned network (architecture, weights, thresholds, readout) built from a [`TrainConfig`],
 //! and its conversion to and from the core's `.hebb` model format.
 
-use crate::config::{
-    DogNormConfig, EncoderModeConfig, FilterKind, LayerConfig, NeuronConfig, StdpRuleConfig,
-    TrainConfig, WtaModeConfig,
-};
-use hebb_core::encode::{EncodeMode, EncoderParams};
-use hebb_core::filters::{DogNorm, Gabor};
-use hebb_core::geometry::{ConvGeom, Padding, PoolGeom, Shape};
-use hebb_core::layer::{NeuronKind, NeuronParams};
+use crate::config::{LayerConfig, TrainConfig};
+use hebb_core::encode::EncoderParams;
 use hebb_core::model::{LayerArch, LayerBlob, Model, Provenance, ReadoutBlob};
-use hebb_core::stdp::{StdpParams, StdpRule};
-use hebb_core::wta::{WtaMode, WtaParams};
-use hebb_core::{filters, q};
+use hebb_core::q;
+use hebb_core::stdp::StdpParams;
+use hebb_core::wta::WtaParams;
 
 /// A trained (or training) readout in fixed point.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,60 +59,17 @@ pub struct LayerTrain {
     pub rate_target: Option<hebb_core::homeostasis::RateTarget>,
 }
 
-fn invalid(key: String, e: impl std::fmt::Display) -> crate::config::ConfigError {
-    crate::config::ConfigError::Invalid {
-        key,
-        reason: e.to_string(),
-    }
-}
-
 /// Resolves the training parameters of layer `i`.
 pub fn layer_train(l: &LayerConfig, i: usize) -> Result<LayerTrain, crate::config::ConfigError> {
-    let mode = match l.wta.mode {
-        WtaModeConfig::Global => WtaMode::Global,
-        WtaModeConfig::Local => WtaMode::Local,
-        WtaModeConfig::Both => WtaMode::Both,
-    };
-    let rule = match l.stdp.rule {
-        StdpRuleConfig::Additive => StdpRule::Additive,
-        StdpRuleConfig::Multiplicative => StdpRule::Multiplicative,
-    };
-    let stdp = StdpParams::from_f64(rule, l.stdp.a_plus, l.stdp.a_minus)
-        .map_err(|e| invalid(format!("layers[{i}].stdp"), e))?;
-    let wta = WtaParams::new(mode, l.wta.k, l.wta.radius, l.wta.pointwise)
-        .map_err(|e| invalid(format!("layers[{i}].wta"), e))?;
     Ok(LayerTrain {
-        wta,
-        stdp,
+        wta: l.wta_params(i)?,
+        stdp: l.stdp_params(i)?,
         double_every: l.stdp.double_every,
         a_plus_cap: q::rate_from_f64(l.stdp.a_plus_cap),
         inhibit_input: l.inhibit_input,
-        homeostasis: match &l.homeostasis {
-            Some(h) => Some(
-                hebb_core::homeostasis::AdaptiveThreshold::new(
-                    q::potential_from_f64(l.threshold),
-                    q::potential_from_f64(h.theta_plus),
-                    hebb_core::homeostasis::decay_from_tau(h.tau),
-                    q::potential_from_f64(l.threshold),
-                    q::potential_from_f64(h.theta_max),
-                )
-                .map_err(|e| invalid(format!("layers[{i}].homeostasis"), e))?,
-            ),
-            None => None,
-        },
+        homeostasis: l.adaptive_threshold(i)?,
         batch: l.batch,
-        rate_target: match &l.rate_target {
-            Some(r) => Some(
-                hebb_core::homeostasis::RateTarget::new(
-                    q::rate_from_f64(r.lr),
-                    (r.rate * 65_536.0).round() as u32,
-                    q::potential_from_f64(r.theta_min),
-                    q::potential_from_f64(r.theta_max),
-                )
-                .map_err(|e| invalid(format!("layers[{i}].rate_target"), e))?,
-            ),
-            None => None,
-        },
+        rate_target: l.rate_target_params(i)?,
     })
 }
 
@@ -139,98 +90,21 @@ impl Net {
         cfg: &TrainConfig,
         rng: &mut hebb_core::rng::Rng,
     ) -> Result<Self, crate::config::ConfigError> {
-        let e = &cfg.encoder;
-        let k = e.kernel as usize;
-        let mut real = Vec::new();
-        let mut tmp = vec![0f64; k * k];
-        match e.filters {
-            FilterKind::Dog => {
-                let norm = match e.dog_norm {
-                    DogNormConfig::UnitSum => DogNorm::UnitSum,
-                    DogNormConfig::MeanMax => DogNorm::MeanMax,
-                };
-                for p in &e.dog {
-                    filters::dog(k, p[0], p[1], norm, &mut tmp)
-                        .map_err(|x| invalid("encoder.dog".into(), x))?;
-                    real.extend_from_slice(&tmp);
-                }
-            }
-            FilterKind::Gabor => {
-                let n = e.gabor_orientations as usize;
-                for i in 0..n {
-                    let g = Gabor {
-                        sigma: e.gabor[0],
-                        lambda: e.gabor[1],
-                        gamma: e.gabor[2],
-                        psi: 0.0,
-                        theta: std::f64::consts::PI * i as f64 / n as f64,
-                    };
-                    filters::gabor(k, g, &mut tmp)
-                        .map_err(|x| invalid("encoder.gabor".into(), x))?;
-                    real.extend_from_slice(&tmp);
-                }
-            }
-        }
-        let n_filters = real.len() / (k * k);
-        if n_filters > 255 {
-            return Err(invalid("encoder".into(), "at most 255 filters"));
-        }
-        let mut fq = vec![0i32; real.len()];
-        filters::quantize(&real, &mut fq).map_err(|x| invalid("encoder".into(), x))?;
-        let encoder = EncoderParams::new(
-            cfg.input[0],
-            cfg.input[1],
-            n_filters as u8,
-            e.kernel,
-            q::potential_from_f64(e.threshold),
-            e.norm_radius,
-            e.steps,
-            match e.mode {
-                EncoderModeConfig::AllAtFirstStep => EncodeMode::Repeat,
-                EncoderModeConfig::Latency => EncodeMode::Latency,
-            },
-        )
-        .map_err(|x| invalid("encoder".into(), x))?;
-        let mut shape = Shape::new(n_filters as u16, cfg.input[0], cfg.input[1]);
-        let mut arch = Vec::new();
+        let encoder = cfg.encoder_params()?;
+        let filters = cfg.encoder.filters()?;
+        let arch = cfg.arch()?;
         let mut weights = Vec::new();
         let mut thresholds = Vec::new();
-        for (i, l) in cfg.layers.iter().enumerate() {
-            let key = |f: &str| format!("layers[{i}].{f}");
-            let conv = ConvGeom::new(shape, l.maps, l.kernel, l.stride, Padding::Explicit(l.pad))
-                .map_err(|x| invalid(key("kernel"), x))?;
-            let pool = match l.pool {
-                Some(p) => Some(
-                    PoolGeom::new(conv.output(), p.kernel, p.stride, p.pad)
-                        .map_err(|x| invalid(key("pool"), x))?,
-                ),
-                None => None,
-            };
-            let kind = match l.neuron {
-                NeuronConfig::LifSub => NeuronKind::LifSub {
-                    leak: q::potential_from_f64(l.leak),
-                },
-                NeuronConfig::LifMul => NeuronKind::LifMul {
-                    beta: q::weight_from_f64(1.0 - l.leak),
-                },
-                NeuronConfig::If => NeuronKind::If,
-            };
-            let neuron =
-                // Only first spikes are observable (WTA, pooling and features read them
-            // alone), so the config offers no fire-once choice.
-            NeuronParams::new(kind, true).map_err(|x| invalid(key("leak"), x))?;
-            let a = LayerArch { conv, pool, neuron };
-            let mut w = vec![0u16; conv.n_weights()];
+        for (i, (l, a)) in cfg.layers.iter().zip(&arch).enumerate() {
+            let mut w = vec![0u16; a.conv.n_weights()];
             rng.init_weights(&mut w, l.stdp.init_mean, l.stdp.init_std);
             weights.push(w);
-            thresholds.push(vec![q::potential_from_f64(l.threshold); l.maps as usize]);
-            shape = a.out_shape();
-            arch.push(a);
+            thresholds.push(vec![l.threshold_q(); l.maps as usize]);
             layer_train(l, i)?;
         }
         Ok(Self {
             encoder,
-            filters: fq,
+            filters,
             arch,
             weights,
             thresholds,

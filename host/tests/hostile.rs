@@ -53,6 +53,11 @@ impl Fx {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
 
+    /// Resumes from checkpoint `ck` (see [`resume_args`]) in the fixture's folder.
+    fn resume(&self, ck: &str, extra: &[&str]) -> Output {
+        self.hebb(&resume_args(ck, extra))
+    }
+
     fn hebb(&self, args: &[String]) -> Output {
         Command::new(hebb_bin())
             .args(args)
@@ -96,6 +101,13 @@ impl Fx {
         assert_unchanged(&before, &snapshot(self.root()), &format!("hebb {args:?}"));
         err
     }
+}
+
+/// `train --resume CK` on the CPU without progress bars, then `extra`.
+fn resume_args(ck: &str, extra: &[&str]) -> Vec<String> {
+    let mut a = s(&["train", "--resume", ck, "--device", "cpu", "--no-progress"]);
+    a.extend(s(extra));
+    a
 }
 
 fn stderr(o: &Output) -> String {
@@ -251,14 +263,7 @@ fn an_interruption_in_the_readout_fit_saves_and_resumes_exactly() {
     let (_, st) = read_checkpoint(&run.join("checkpoints/checkpoint_latest.hebb")).unwrap();
     assert_eq!(st.layer, 2, "all layers trained before the readout");
     let ck = f.p("runs/cut/checkpoints/checkpoint_latest.hebb");
-    let out = f.hebb(&s(&[
-        "train",
-        "--resume",
-        &ck,
-        "--device",
-        "cpu",
-        "--no-progress",
-    ]));
+    let out = f.resume(&ck, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         std::fs::read(run.join("model.hebb")).unwrap(),
@@ -286,14 +291,14 @@ fn resume_refuses_config_changes_and_honours_data() {
         ("-n", "other"),
     ] {
         f.fails(
-            &s(&["train", "--resume", &ck, flag, val, "--device", "cpu"]),
+            &resume_args(&ck, &[flag, val]),
             "--resume continues a run as it was configured",
         );
     }
     // From another folder the relative path does not resolve: the message says what to do.
     let elsewhere = tempfile::tempdir().unwrap();
     let out = Command::new(hebb_bin())
-        .args(["train", "--resume", &ck, "--device", "cpu", "--no-progress"])
+        .args(resume_args(&ck, &[]))
         .current_dir(elsewhere.path())
         .output()
         .unwrap();
@@ -301,20 +306,10 @@ fn resume_refuses_config_changes_and_honours_data() {
     assert!(stderr(&out).contains("pass --data"), "{}", stderr(&out));
     // With --data naming where the data is, it resumes (and -o/-n naming its own run are fine).
     let out = Command::new(hebb_bin())
-        .args([
-            "train",
-            "--resume",
+        .args(resume_args(
             &ck,
-            "--data",
-            &f.p("data"),
-            "-o",
-            &f.p("runs"),
-            "-n",
-            "A",
-            "--device",
-            "cpu",
-            "--no-progress",
-        ])
+            &["--data", &f.p("data"), "-o", &f.p("runs"), "-n", "A"],
+        ))
         .current_dir(elsewhere.path())
         .output()
         .unwrap();
@@ -398,20 +393,7 @@ fn inconsistent_checkpoint_states_are_refused() {
     ];
     for (name, edit, needle) in &cases {
         let p = craft(name, edit.as_ref());
-        f.fails(
-            &s(&[
-                "train",
-                "--resume",
-                &p,
-                "-n",
-                name,
-                "-o",
-                &f.p("runs"),
-                "--device",
-                "cpu",
-            ]),
-            needle,
-        );
+        f.fails(&resume_args(&p, &["-n", name, "-o", &f.p("runs")]), needle);
     }
 }
 
@@ -502,14 +484,7 @@ fn metrics_are_repaired_on_resume_after_a_crash_between_files() {
         }
         std::fs::write(&m, l.join("\n") + if l.is_empty() { "" } else { "\n" }).unwrap();
         let ck = run.join("checkpoints/checkpoint_latest.hebb");
-        let out = f.hebb(&s(&[
-            "train",
-            "--resume",
-            ck.to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--no-progress",
-        ]));
+        let out = f.resume(ck.to_str().unwrap(), &[]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(epochs_of(&run), want, "{name}");
     }
@@ -521,19 +496,8 @@ fn resuming_a_finished_run_needs_overwrite() {
     let run = f.trained("A");
     let ck = run.join("checkpoints/checkpoint_epoch001_conv1.hebb");
     let ck = ck.to_str().unwrap();
-    f.fails(
-        &s(&["train", "--resume", ck, "--device", "cpu"]),
-        "is finished: resuming from",
-    );
-    let out = f.hebb(&s(&[
-        "train",
-        "--resume",
-        ck,
-        "--overwrite",
-        "--device",
-        "cpu",
-        "--no-progress",
-    ]));
+    f.fails(&resume_args(ck, &[]), "is finished: resuming from");
+    let out = f.resume(ck, &["--overwrite"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
@@ -639,14 +603,7 @@ fn stale_temporary_files_are_removed_on_resume() {
     let stale = run.join("checkpoints/.checkpoint_latest.hebb.tmp.99999.0");
     std::fs::write(&stale, b"half a checkpoint").unwrap();
     let ck = run.join("checkpoints/checkpoint_latest.hebb");
-    let out = f.hebb(&s(&[
-        "train",
-        "--resume",
-        ck.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--no-progress",
-    ]));
+    let out = f.resume(ck.to_str().unwrap(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stale.exists());
 }

@@ -221,8 +221,8 @@ pub mod fixtures {
     use hebb_core::encode::{EncodeMode, EncoderParams};
     use hebb_core::filters::{DogNorm, dog, quantize};
     use hebb_core::geometry::{ConvGeom, Padding, PoolGeom, Shape};
-    use hebb_core::layer::{NeuronKind, NeuronParams};
     use hebb_core::model::{LayerArch, LayerBlob, MAX_LAYERS, Model, Provenance, ReadoutBlob};
+    use hebb_core::neuron::{NeuronKind, NeuronParams};
     use hebb_core::rng::Rng;
 
     /// Weights and thresholds of one layer, owned.
@@ -494,13 +494,13 @@ pub mod fixtures {
             if below(&mut rng, 2) == 0 {
                 EncodeMode::Latency
             } else {
-                EncodeMode::Repeat
+                EncodeMode::AllAtFirstStep
             },
         )
         .expect("encoder");
         let filters =
             i32s((0..encoder.n_kernel()).map(|_| below(&mut rng, 131_073) as i32 - 65_536));
-        let mut shape = Shape::new(u16::from(encoder.n_filters()), encoder.h(), encoder.w());
+        let mut shape = encoder.output();
         let n_layers = 1 + below(&mut rng, MAX_LAYERS as u64) as usize;
         let mut arch = Vec::new();
         let mut layers = Vec::new();
@@ -590,10 +590,11 @@ pub mod fixtures {
 
 /// Owned scratch for the core's layer functions.
 pub mod support {
-    use hebb_core::conv::WeightRow;
     use hebb_core::geometry::ConvGeom;
-    use hebb_core::layer::{NeuronParams, SimOutcome, SimScratch, simulate};
+    use hebb_core::layer::{SimOutcome, SimScratch, simulate};
+    use hebb_core::neuron::NeuronParams;
     use hebb_core::spikes::words;
+    use hebb_core::weights::WeightRow;
     use hebb_core::wta::{Winner, WtaParams};
 
     /// Everything [`simulate`] produced.

@@ -12,8 +12,8 @@ use hebb_core::homeostasis::{
     AdaptiveThreshold, RateTarget, dead_maps, decay_from_tau, is_dead, rate_q16, recover,
     spiked_maps,
 };
-use hebb_core::layer::{NeuronKind, NeuronParams};
 use hebb_core::model::ReadoutBlob;
+use hebb_core::neuron::{NeuronKind, NeuronParams};
 use hebb_core::pool::pool_times;
 use hebb_core::readout::argmax;
 use hebb_core::rng::Rng;
@@ -447,8 +447,8 @@ fn latency_code_by_hand() {
     let (t, n) = latency(&[7, 7, 0, 7, 3, 3], 2, 0, EncodeMode::Latency);
     assert_eq!(t, [0, 0, NEVER, 1, 1, NEVER]);
     assert_eq!(n, 4);
-    // Repeat: every non-zero response at step 0.
-    let (t, n) = latency(&[7, 7, 0, 7, 3, 3], 2, 0, EncodeMode::Repeat);
+    // All at the first step: every non-zero response at step 0.
+    let (t, n) = latency(&[7, 7, 0, 7, 3, 3], 2, 0, EncodeMode::AllAtFirstStep);
     assert_eq!(t, [0, 0, NEVER, 0, 0, 0]);
     assert_eq!(n, 5);
 }
@@ -531,7 +531,7 @@ fn stdp_timing_rule() {
 /// from the batch's weights; bad buffers are errors, not panics.
 #[test]
 fn stdp_batch_by_hand() {
-    use hebb_core::layer::{apply_accumulated, stdp_accumulate, stdp_accumulate_rows};
+    use hebb_core::plasticity::{apply_accumulated, stdp_accumulate, stdp_accumulate_rows};
     let g = one_neuron(2, 1);
     let p = StdpParams::from_f64(StdpRule::Multiplicative, 0.004, 0.003).unwrap();
     let w = [32768u16, 65535];
@@ -782,7 +782,9 @@ fn win_tracker_and_stop_rule() {
         max_epochs: 10,
     };
     let mut s = StopState::new(rule).unwrap();
+    assert_eq!(s.best(), None, "no epoch, no best");
     assert_eq!(s.after_epoch(0.2, 0.5, 0), None);
+    assert_eq!(s.best(), Some(0.5));
     assert_eq!(s.after_epoch(0.2, 0.6, 1), None);
     assert_eq!(s.after_epoch(0.2, 0.6, 2), None); // one epoch without improvement
     assert_eq!(s.after_epoch(0.2, 0.55, 3), Some(StopReason::Patience));

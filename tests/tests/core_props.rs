@@ -3,19 +3,19 @@
 //! brute-force WTA on that model, the model-file frame, and the homeostasis and convergence
 //! rules.
 
-use hebb_core::conv::{Le16, Q8};
 use hebb_core::convergence::{StopReason, StopRule, StopState, c_l, c_l_parts};
 use hebb_core::encode::{EncodeMode, EncodeScratch, EncoderParams, EncoderParamsRaw, encode};
 use hebb_core::geometry::{ConvGeom, Padding, PoolGeom, Shape};
 use hebb_core::homeostasis::{AdaptiveThreshold, RateTarget, rate_q16};
-use hebb_core::layer::{
-    NeuronKind, NeuronParams, apply_accumulated, forward_final, stdp_accumulate, stdp_update,
-};
+use hebb_core::layer::forward_final;
 use hebb_core::model::{HEADER_LEN, Model};
+use hebb_core::neuron::{NeuronKind, NeuronParams};
+use hebb_core::plasticity::{apply_accumulated, stdp_accumulate, stdp_update};
 use hebb_core::pool::pool_times;
 use hebb_core::q::{rate_to_f64, widen8};
 use hebb_core::spikes::NEVER;
 use hebb_core::stdp::{StdpParams, StdpRule};
+use hebb_core::weights::{Le16, Q8};
 use hebb_core::wta::{Winner, WtaMode, WtaParams};
 use hebb_core::{Error, q};
 use hebb_tests::fixtures;
@@ -866,7 +866,7 @@ fn encode_reference(p: &EncoderParams, kernels: &[i32], image: &[u8]) -> (Vec<u8
         }
     }
     let mut times = vec![NEVER; p.n_out()];
-    if p.mode() == EncodeMode::Repeat {
+    if p.mode() == EncodeMode::AllAtFirstStep {
         for &(_, i) in &keyed {
             times[i] = 0;
         }
@@ -893,7 +893,7 @@ proptest! {
         (p, kernels, image) in (1u16..=12, 1u16..=80, 1u8..=2, 0u8..=3, 0u8..=9, 1u8..=20, any::<bool>())
             .prop_flat_map(|(h, w, nf, kh, r, steps, latency)| {
                 let k = 2 * kh + 1;
-                let p = EncoderParams::new(h, w, nf, k, 0, r, steps, if latency { EncodeMode::Latency } else { EncodeMode::Repeat }).unwrap();
+                let p = EncoderParams::new(h, w, nf, k, 0, r, steps, if latency { EncodeMode::Latency } else { EncodeMode::AllAtFirstStep }).unwrap();
                 (
                     (Just(p), 0i32..(60 << 16)).prop_map(|(p, threshold)| {
                         EncoderParams::try_from(EncoderParamsRaw { threshold, ..p.into() }).unwrap()

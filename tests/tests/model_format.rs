@@ -2,7 +2,7 @@
 //! found by validation, and the fuzz seed corpus.
 
 use hebb_core::Error;
-use hebb_core::encode::{EncodeScratch, EncoderParams, EncoderParamsRaw};
+use hebb_core::encode::{EncodeMode, EncodeScratch, EncoderParams, EncoderParamsRaw};
 use hebb_core::geometry::{ConvGeom, ConvGeomRaw, PoolGeom, Shape};
 use hebb_core::model::{CRC, FORMAT_VERSION, HEADER_LEN, MAGIC, Model};
 use hebb_core::network::{InferScratch, features, filters, max_map, max_row, thresholds};
@@ -54,6 +54,15 @@ fn realistic_model_round_trips() {
     assert_eq!(back.feature_shape(), Shape::new(100, 5, 5));
     assert_eq!(back.provenance.preset, "kheradpisheh2018");
     assert_eq!(&back.provenance.epochs[..], &[2, 20]);
+}
+
+#[test]
+fn encode_modes_keep_their_wire_index() {
+    // Model files hold the variant index: renaming a mode must not renumber it.
+    for (mode, index) in [(EncodeMode::Latency, 0u8), (EncodeMode::AllAtFirstStep, 1)] {
+        assert_eq!(postcard::to_stdvec(&mode).unwrap(), [index]);
+        assert_eq!(postcard::from_bytes::<EncodeMode>(&[index]).unwrap(), mode);
+    }
 }
 
 #[test]

@@ -13,7 +13,8 @@ use hebb::backend::{Backend, FeatureSet, LayerState, LrState, SpikeCache, TrainJ
 use hebb::config::TrainConfig;
 use hebb::net::{LayerTrain, Net, layer_train};
 use hebb_core::encode::{EncodeScratch, encode};
-use hebb_core::layer::{apply_accumulated, simulate, stdp_accumulate, stdp_update};
+use hebb_core::layer::simulate;
+use hebb_core::plasticity::{apply_accumulated, stdp_accumulate, stdp_update};
 use hebb_core::pool::pointwise_inhibition;
 use hebb_core::spikes::words;
 use hebb_core::wta::Winner;

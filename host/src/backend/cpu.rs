@@ -5,9 +5,10 @@
 use super::{Backend, FeatureSet, LayerState, Result, SpikeCache, TrainJob};
 use crate::net::Net;
 use hebb_core::encode::{EncodeScratch, encode};
-use hebb_core::layer::{SimOutcome, SimScratch, apply_accumulated, simulate, stdp_accumulate_rows};
+use hebb_core::layer::{SimOutcome, SimScratch, simulate};
 use hebb_core::model::LayerArch;
 use hebb_core::network::InferScratch;
+use hebb_core::plasticity::{apply_accumulated, stdp_accumulate_rows};
 use hebb_core::pool::{pointwise_inhibition, pool_times};
 use hebb_core::spikes::words;
 use hebb_core::training::{SampleRule, SampleState, train_sample};

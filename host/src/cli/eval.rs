@@ -1,7 +1,7 @@
 //! `hebb eval`.
 
-use super::{DeviceArgs, check_fits, load_net, open_backend, out, parse_data};
-use crate::family::conv_stdp::confusion_text;
+use super::{DeviceArgs, load_net, open_backend, out, parse_data};
+use crate::family::conv_stdp::{FitTarget, check_fits, confusion_text};
 use crate::log::Level;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -51,7 +51,7 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
     let split = parse_data(&a.data)
         .load()
         .with_context(|| format!("loading data set `{}`", a.data))?;
-    check_fits(&net, &split, &a.data)?;
+    check_fits(FitTarget::Model(&net), &split, &a.data)?;
     let mut be = open_backend(&a.dev)?;
     let t = std::time::Instant::now();
     let f = be.features(&net, &split.test.images)?;

@@ -1,6 +1,7 @@
 //! `hebb export`.
 
-use super::{check_fits, model_path, out, parse_data};
+use super::{model_path, out, parse_data};
+use crate::family::conv_stdp::{FitTarget, check_fits};
 use crate::net::Net;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -56,7 +57,7 @@ pub fn run(a: &ExportArgs) -> Result<i32> {
         let split = parse_data(&a.data)
             .load()
             .with_context(|| format!("loading `{}` for the firmware's test samples", a.data))?;
-        check_fits(&net, &split, &a.data)?;
+        check_fits(FitTarget::Model(&net), &split, &a.data)?;
         export_firmware(&out_bytes, dir, &split)?;
     }
     crate::io::write_atomic(&out, &out_bytes)

@@ -55,10 +55,10 @@ pub fn run(a: &InspectArgs) -> Result<i32> {
             .collect();
         let w: Vec<u16> = match l.view() {
             hebb_core::model::LayerWeights::W16(v) => (0..g.n_weights())
-                .map(|j| hebb_core::conv::WeightRow::get(&v, j))
+                .map(|j| hebb_core::weights::WeightRow::get(&v, j))
                 .collect(),
             hebb_core::model::LayerWeights::W8(v) => (0..g.n_weights())
-                .map(|j| hebb_core::conv::WeightRow::get(&v, j))
+                .map(|j| hebb_core::weights::WeightRow::get(&v, j))
                 .collect(),
         };
         out!(

@@ -13,9 +13,9 @@ pub use predict::PredictArgs;
 pub use train::TrainArgs;
 
 use crate::backend::{self, DeviceChoice};
-use crate::data::{DataSource, Split};
+use crate::data::DataSource;
 use crate::net::Net;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -117,33 +117,4 @@ fn load_net(p: &Path) -> Result<(Net, Vec<u8>)> {
     let net = Net::from_model(&m);
     drop(m);
     Ok((net, bytes))
-}
-
-/// Checks that a data set fits a model: image size against the model's input, labels against
-/// the readout's classes.
-fn check_fits(net: &Net, split: &Split, data: &str) -> Result<()> {
-    let (h, w) = (net.encoder.h() as usize, net.encoder.w() as usize);
-    for set in [&split.train, &split.test] {
-        if (set.rows, set.cols) != (h, w) {
-            bail!(
-                "data set `{data}` has {}×{} images but the model takes {h}×{w}",
-                set.rows,
-                set.cols
-            );
-        }
-    }
-    if let Some(r) = &net.readout
-        && let Some(&bad) = split
-            .test
-            .labels
-            .iter()
-            .chain(&split.train.labels)
-            .find(|&&l| usize::from(l) >= r.n_classes)
-    {
-        bail!(
-            "data set `{data}` has label {bad} but the model's readout has {} classes",
-            r.n_classes
-        );
-    }
-    Ok(())
 }

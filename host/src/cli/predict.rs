@@ -1,7 +1,7 @@
 //! `hebb predict`.
 
-use super::{check_fits, load_net, out, parse_data};
-use crate::family::conv_stdp::classify;
+use super::{load_net, out, parse_data};
+use crate::family::conv_stdp::{FitTarget, check_fits, classify};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ pub fn run(a: &PredictArgs) -> Result<i32> {
     let split = parse_data(&a.data)
         .load()
         .with_context(|| format!("loading data set `{}`", a.data))?;
-    check_fits(&net, &split, &a.data)?;
+    check_fits(FitTarget::Model(&net), &split, &a.data)?;
     let idx: Vec<usize> = if a.index.is_empty() {
         (0..10.min(split.test.len())).collect()
     } else {

@@ -274,16 +274,66 @@ pub fn stop_text(r: &StopReason, rule: &StopRule) -> String {
     }
 }
 
+/// What a data set is checked against by [`check_fits`] (its messages name it).
+#[derive(Debug, Clone, Copy)]
+pub enum FitTarget<'a> {
+    /// A training config: its `input` size and `n_classes`.
+    Config(&'a TrainConfig),
+    /// A trained model: its encoder's input size and its readout's classes (if it has one).
+    Model(&'a Net),
+}
+
+/// Checks that a data set fits a config or model: every image of both sets has its input
+/// size, and every label is below its classes.
+pub fn check_fits(
+    target: FitTarget<'_>,
+    split: &Split,
+    data: impl std::fmt::Display,
+) -> Result<()> {
+    let (expects, (h, w), classes) = match target {
+        FitTarget::Config(cfg) => (
+            "the config expects",
+            (usize::from(cfg.input[0]), usize::from(cfg.input[1])),
+            Some(usize::from(cfg.n_classes)),
+        ),
+        FitTarget::Model(net) => (
+            "the model takes",
+            (usize::from(net.encoder.h()), usize::from(net.encoder.w())),
+            net.readout.as_ref().map(|r| r.n_classes),
+        ),
+    };
+    for set in [&split.train, &split.test] {
+        if (set.rows, set.cols) != (h, w) {
+            bail!(
+                "data set `{data}` has {}×{} images but {expects} {h}×{w}",
+                set.rows,
+                set.cols
+            );
+        }
+    }
+    if let Some(n) = classes
+        && let Some(&bad) = split
+            .train
+            .labels
+            .iter()
+            .chain(&split.test.labels)
+            .find(|&&l| usize::from(l) >= n)
+    {
+        match target {
+            FitTarget::Config(_) => {
+                bail!("data set `{data}` has label {bad} but n_classes is {n}")
+            }
+            FitTarget::Model(_) => {
+                bail!("data set `{data}` has label {bad} but the model's readout has {n} classes")
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The stop rule of layer `l` of `cfg`.
 pub fn stop_rule(cfg: &TrainConfig, l: usize) -> StopRule {
-    let lc = &cfg.layers[l];
-    StopRule {
-        c_l_eps: lc.stop.c_l,
-        min_wins: lc.stop.min_wins,
-        target_ratio: lc.stop.target_ratio,
-        patience: lc.stop.patience,
-        max_epochs: lc.epochs,
-    }
+    cfg.layers[l].stop_rule()
 }
 
 /// The convolutional STDP trainer.
@@ -382,27 +432,7 @@ impl<'b> ConvStdp<'b> {
     pub fn check_data(&self, split: &Split) -> Result<()> {
         let cfg = &self.cfg;
         let data = &self.data;
-        if split.train.rows != cfg.input[0] as usize || split.train.cols != cfg.input[1] as usize {
-            bail!(
-                "data set `{data}` has {}×{} images but the config expects {}×{}",
-                split.train.rows,
-                split.train.cols,
-                cfg.input[0],
-                cfg.input[1]
-            );
-        }
-        if let Some(&bad) = split
-            .train
-            .labels
-            .iter()
-            .chain(&split.test.labels)
-            .find(|&&l| l as usize >= cfg.n_classes as usize)
-        {
-            bail!(
-                "data set `{data}` has label {bad} but n_classes is {}",
-                cfg.n_classes
-            );
-        }
+        check_fits(FitTarget::Config(cfg), split, data)?;
         let max = split
             .train
             .labels
@@ -652,9 +682,10 @@ impl Trainer for ConvStdp<'_> {
         let tmin = th.iter().copied().min().unwrap_or(0);
         let tmax = th.iter().copied().max().unwrap_or(0);
         let stop_state = st.stop.as_mut().context("layer not begun")?;
-        let best_before = stop_state.best_ratio;
+        let best_before = stop_state.best();
         let verdict = stop_state.after_epoch(c_l, ratio, st.epoch - 1);
-        let improved = stop_state.best_ratio > best_before || st.epoch == 1;
+        // With no previous best (the layer's first epoch) this epoch is the best so far.
+        let improved = best_before.is_none_or(|b| ratio > b);
         let rule = stop_state.rule;
         let reason = verdict.map(|r| stop_text(&r, &rule));
         let m = EpochMetrics {

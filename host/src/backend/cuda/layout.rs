@@ -206,7 +206,7 @@ fn pool_params(p: &mut Params, a: &LayerArch, inhibit: bool) -> Result<(), Strin
 }
 
 fn neuron_params(p: &mut Params, a: &LayerArch) {
-    use hebb_core::layer::NeuronKind;
+    use hebb_core::neuron::NeuronKind;
     match a.neuron.kind() {
         NeuronKind::If => p[P::KIND] = 0,
         NeuronKind::LifSub { leak } => {
@@ -250,7 +250,7 @@ pub fn sim_layout(
     threads: u32,
     budget: usize,
 ) -> Result<(Params, Placer), String> {
-    use hebb_core::layer::NeuronKind;
+    use hebb_core::neuron::NeuronKind;
     let mut p = Params::default();
     let g = &a.conv;
     conv_params(&mut p, g, steps)?;
@@ -370,7 +370,7 @@ pub fn encode_layout(
     p[P::STEPS] = i32::from(e.steps());
     p[P::E_THR] = e.threshold();
     p[P::E_R] = i32::from(e.norm_radius());
-    p[P::E_MODE] = i32::from(e.mode() == EncodeMode::Repeat);
+    p[P::E_MODE] = i32::from(e.mode() == EncodeMode::AllAtFirstStep);
     p[P::E_P2] = int(p2, "encoder output")?;
     p[P::N_OUT] = int(n_out, "encoder output")?;
     let mut pl = Placer::new(budget);

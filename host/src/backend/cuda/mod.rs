@@ -45,8 +45,8 @@ use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg,
     ValidAsZeroBits,
 };
-use hebb_core::layer::validate_thresholds;
 use hebb_core::model::LayerArch;
+use hebb_core::neuron::validate_thresholds;
 use hebb_core::spikes::words;
 use hebb_core::stdp::StdpRule;
 use layout::{Params, SimMode};

@@ -1,5 +1,5 @@
 // Time-stepped simulation of one convolutional layer (core::layer::simulate), the sequential
-// training loop (simulate with WTA + early stop, then core::layer::stdp_update, sample after
+// training loop (simulate with WTA + early stop, then core::plasticity::stdp_update, sample after
 // sample, weights resident in shared memory) and the batched frozen-layer output
 // (simulate without competition, core::pool::pool_times, core::pool::pointwise_inhibition).
 //
@@ -519,7 +519,7 @@ __device__ void sim_sample(const Params& p, const Sim& s, bool wta, bool prof, u
     __syncthreads();
 }
 
-// core::layer::stdp_update for the winners in s.win, from the weights before the update.
+// core::plasticity::stdp_update for the winners in s.win, from the weights before the update.
 __device__ void stdp_block(const Params& p, const Sim& s, int nwin, u32 a_plus, u32 a_minus) {
     const int tid = threadIdx.x, bs = blockDim.x;
     const int k = PV(K), kk = k * k, fan = PV(IN_C) * kk, m = PV(M);
@@ -673,8 +673,8 @@ train_batch(Params p, const u8* __restrict__ inputs, const u32* __restrict__ ord
     }
 }
 
-// Mini-batch training, second half (core::layer::stdp_accumulate, then apply_accumulated): one
-// block per map (grid-stride) sums the STDP changes of every winner of that map in the batch,
+// Mini-batch training, second half (core::plasticity::stdp_accumulate, then
+// apply_accumulated): one block per map (grid-stride) sums the STDP changes of every winner of that map in the batch,
 // each from its own sample's input and rates, all from the weights before the batch, and applies
 // the sum. Integer sums do not depend on the order of the winners.
 #define STDP_TILE 1024
