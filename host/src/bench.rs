@@ -20,7 +20,7 @@ pub fn peak_memory() -> Option<u64> {
 /// `hebb bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Preset to measure.
+    /// Preset to measure (`local-rules`: every local rule on one core, beside CANNs).
     #[arg(long, visible_alias = "preset", default_value = "kheradpisheh2018")]
     pub paper: String,
     /// Data set.
@@ -52,6 +52,9 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
     // The output path is checked before the work, not after it.
     if let Some(p) = &a.json {
         crate::io::check_writable(p)?;
+    }
+    if a.paper == "local-rules" {
+        return crate::family::rules::bench::run(a.json.as_deref());
     }
     let cfg = TrainConfig::preset(&a.paper)?;
     let data: crate::data::DataSource = match a.data.parse() {

@@ -5,7 +5,6 @@
 //! exactly and rounded once, like Oja's; the threshold update is rounded once.
 
 use super::fixed::{self, FRAC};
-use super::oja::update_term;
 use crate::error::{Error, Result, head, head_mut};
 use serde::{Deserialize, Serialize};
 
@@ -66,13 +65,25 @@ pub fn bcm_step(
     {
         let yv = fixed::dot(row, x);
         *yi = yv;
-        // φ(y, θ) = y (y − θ) / x-independent part, in Q52 after the multiplication by x.
-        let phi = i128::from(yv) - i128::from(*th); // Q26
-        for (wj, &xj) in row.iter_mut().zip(x) {
-            let r = phi * i128::from(xj); // Q52
-            *wj = wj
-                .saturating_add(update_term(eta, yv, r))
-                .clamp(-p.clip, p.clip);
+        // Δw_j = round(K x_j / 2^78) with K = η y (y − θ) exact in Q78: one product per
+        // weight, a single widening multiply whenever K fits 64 bits (the result is the same
+        // exact value either way).
+        let phi = i64::from(yv) - i64::from(*th); // Q26
+        let k = i128::from(i64::from(eta) * i64::from(yv)) * i128::from(phi);
+        let half = 1i128 << (3 * FRAC - 1);
+        match i64::try_from(k) {
+            Ok(k64) => {
+                for (wj, &xj) in row.iter_mut().zip(x) {
+                    let d = (i128::from(k64) * i128::from(xj) + half) >> (3 * FRAC);
+                    *wj = add_clip(*wj, d, p.clip);
+                }
+            }
+            Err(_) => {
+                for (wj, &xj) in row.iter_mut().zip(x) {
+                    let d = (k.saturating_mul(i128::from(xj)).saturating_add(half)) >> (3 * FRAC);
+                    *wj = add_clip(*wj, d, p.clip);
+                }
+            }
         }
         let y2 = i128::from(yv) * i128::from(yv); // Q52
         let d = y2 - (i128::from(*th) << FRAC); // Q52
@@ -94,4 +105,10 @@ impl TryFrom<BcmParamsRaw> for BcmParams {
     fn try_from(r: BcmParamsRaw) -> Result<Self> {
         Self::new(r.inv_tau, r.clip)
     }
+}
+
+/// `w + d` clamped to `±clip` (`d` is an exact update that may exceed the `i32` range).
+#[inline]
+fn add_clip(w: i32, d: i128, clip: i32) -> i32 {
+    (i128::from(w) + d).clamp(-i128::from(clip), i128::from(clip)) as i32
 }

@@ -4,8 +4,8 @@
 //!   decay of 0.95 (up to 20) and normalised data, with a step of 1.5·10⁻⁸, below the smallest
 //!   default updates (BCM ≈ 10⁻⁷ per sample, trace STDP 5·10⁻⁵ per pairing) that a 16-bit weight
 //!   would round to zero.
-//! * Products are formed exactly in `i64` (Q10.52) and sums of products accumulate there
-//!   (saturating, so an overflow gives the nearest representable value on every target).
+//! * Products are formed exactly in `i64` (Q10.52) and sums of products are exact, saturated
+//!   once to `i64` (so an overflow gives the nearest representable value on every target).
 //! * Narrowing back to Q5.26 rounds to nearest with ties towards +∞
 //!   (`floor((v + 2^25) / 2^26)`) and saturates to the `i32` range. That one rule is the
 //!   rounding of every rate rule; the f64 references in the tests agree to a few LSB per step.
@@ -73,9 +73,32 @@ pub fn dot(a: &[i32], b: &[i32]) -> i32 {
 /// `Σ a_i b_i` in Q10.52, saturating.
 #[inline]
 pub fn dot_wide(a: &[i32], b: &[i32]) -> i64 {
-    a.iter().zip(b).fold(0i64, |s, (&x, &y)| {
-        s.saturating_add(i64::from(x) * i64::from(y))
-    })
+    // Each product's high and low 32 bits are summed apart (exact for 2^31 terms and
+    // vectorisable), then joined and saturated once.
+    let (mut hi, mut lo) = (0i64, 0i64);
+    for (&x, &y) in a.iter().zip(b) {
+        let p = i64::from(x) * i64::from(y);
+        hi += p >> 32;
+        lo += p & 0xFFFF_FFFF;
+    }
+    let total = (i128::from(hi) << 32) + i128::from(lo);
+    total.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// [`dot`] for a sparse `b` (spike inputs): only the non-zero entries of `b` are visited; the
+/// result is the same exact sum.
+#[inline]
+pub fn dot_sparse(a: &[i32], b: &[i32]) -> i32 {
+    let (mut hi, mut lo) = (0i64, 0i64);
+    for (&x, &y) in a.iter().zip(b) {
+        if y != 0 {
+            let p = i64::from(x) * i64::from(y);
+            hi += p >> 32;
+            lo += p & 0xFFFF_FFFF;
+        }
+    }
+    let total = (i128::from(hi) << 32) + i128::from(lo);
+    narrow(total.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
 }
 
 /// Euclidean norm of a vector, Q5.26 (the square root of a Q10.52 sum of squares is Q5.26).

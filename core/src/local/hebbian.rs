@@ -106,15 +106,8 @@ pub struct Hebbian {
     m2: i128,
     shift: u32,
     scale: Scale,
-}
-
-fn shift_round(v: i128, shift: u32) -> i128 {
-    if shift == 0 {
-        return v;
-    }
-    let half = 1i128 << (shift - 1);
-    let q = (v.abs() + half) >> shift;
-    if v < 0 { -q } else { q }
+    /// Every entry's value and intermediate fits `i64` (the fast path of [`Hebbian::rows`]).
+    fits64: bool,
 }
 
 impl Hebbian {
@@ -163,6 +156,7 @@ impl Hebbian {
             m2,
             shift,
             scale: Scale { den, shift },
+            fits64: bound < (1i128 << 61),
         })
     }
 
@@ -228,22 +222,41 @@ impl Hebbian {
                 None => return Err(Error::OutOfRange("weight rows")),
             };
             let si = i128::from(si);
-            for (j, (o, (bj, &sj))) in out_row.iter_mut().zip(per_neuron.clone()).enumerate() {
-                if i == j && self.opts.zero_diagonal {
-                    *o = 0;
-                    continue;
-                }
-                let diff: u32 = bi.iter().zip(bj).map(|(a, b)| (a ^ b).count_ones()).sum();
-                let c = p - 2 * i128::from(diff);
-                let sj = i128::from(sj);
-                let v = match self.opts.mean {
-                    Mean::None => c,
-                    Mean::Global => d * d * c - d * m * (si + sj) + p * m * m,
-                    Mean::PerPattern => d * d * c - d * (si + sj) + m2,
-                };
-                // The shift keeps |v| within the i32 bound.
-                *o = (sign * shift_round(v, self.shift)) as i32;
+            // The same exact formula in i64 when the plan's bound allows (the common case) and
+            // in i128 otherwise; both give the same integers.
+            macro_rules! fill {
+                ($t:ty) => {{
+                    let (p, d, m, m2, si) = (p as $t, d as $t, m as $t, m2 as $t, si as $t);
+                    let (sign, shift) = (sign as $t, self.shift);
+                    for (j, (o, (bj, &sj))) in
+                        out_row.iter_mut().zip(per_neuron.clone()).enumerate()
+                    {
+                        if i == j && self.opts.zero_diagonal {
+                            *o = 0;
+                            continue;
+                        }
+                        let diff: u32 = bi.iter().zip(bj).map(|(a, b)| (a ^ b).count_ones()).sum();
+                        let c = p - 2 * diff as $t;
+                        let sj = sj as $t;
+                        let v = match self.opts.mean {
+                            Mean::None => c,
+                            Mean::Global => d * d * c - d * m * (si + sj) + p * m * m,
+                            Mean::PerPattern => d * d * c - d * (si + sj) + m2,
+                        };
+                        // Rounded to nearest, ties away from zero (symmetric in i, j); the
+                        // shift keeps |v| within the i32 bound.
+                        let q = if shift == 0 {
+                            v
+                        } else {
+                            let half: $t = 1 << (shift - 1);
+                            let q = (v.abs() + half) >> shift;
+                            if v < 0 { -q } else { q }
+                        };
+                        *o = (sign * q) as i32;
+                    }
+                }};
             }
+            if self.fits64 { fill!(i64) } else { fill!(i128) }
         }
         Ok(())
     }

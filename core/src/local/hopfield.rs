@@ -223,6 +223,42 @@ impl Dynamics {
         Ok(changed)
     }
 
+    /// One synchronous step of `batch` states at once (`states` and `out` hold `batch × n`,
+    /// state after state); `changed` (`batch`) receives each state's count of changed
+    /// neurons. Each weight row is read once for every state: the batch shares the memory
+    /// traffic of the weights. Results equal `batch` calls of [`sync_step`](Self::sync_step).
+    pub fn sync_step_batch(
+        &self,
+        w: &[i32],
+        states: &[i32],
+        out: &mut [i32],
+        changed: &mut [u32],
+    ) -> Result<()> {
+        let n = self.n();
+        let batch = changed.len();
+        let len = n
+            .checked_mul(batch)
+            .ok_or(Error::Overflow("batch × neurons"))?;
+        let w = head("weights", w, n * n)?;
+        let states = head("states", states, len)?;
+        let out = head_mut("next states", out, len)?;
+        changed.fill(0);
+        for (i, row) in w.chunks_exact(n).enumerate() {
+            for ((s, o), c) in states
+                .chunks_exact(n)
+                .zip(out.chunks_exact_mut(n))
+                .zip(changed.iter_mut())
+            {
+                let (Some(&old), Some(dst)) = (s.get(i), o.get_mut(i)) else {
+                    return Err(Error::OutOfRange("neuron"));
+                };
+                *dst = self.activate(self.field(row, s), old);
+                *c += u32::from(*dst != old);
+            }
+        }
+        Ok(())
+    }
+
     /// One asynchronous sweep in a fresh random order drawn from `rng` (`order` is scratch of
     /// `n`); returns how many neurons changed.
     pub fn async_sweep(

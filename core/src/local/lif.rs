@@ -130,7 +130,7 @@ pub fn step(
         *t = TraceStdp::trace(p.pairing, *t, p.trace_decay, xj);
     }
     for (vi, row) in v.iter_mut().zip(w.chunks_exact(n)) {
-        *vi = fixed::mul(*vi, p.leak).saturating_add(fixed::dot(row, x));
+        *vi = fixed::mul(*vi, p.leak).saturating_add(fixed::dot_sparse(row, x));
     }
     // Winners: repeatedly the largest margin over threshold (k is small: k passes over k).
     spikes.fill(0);

@@ -12,14 +12,22 @@
 use super::fixed::{self, FRAC};
 use crate::error::{Error, Result, head, head_mut};
 
-/// `round(η · y · r / 2^78)`, with `r` in Q10.52: the one rounding of an update.
+/// `round(η · y · r / 2^78)`, with `r` in Q10.52: the one rounding of an update. `η·y` is
+/// exact in `i64`, and the product of two `i64` is exact in `i128` (one widening multiply).
 #[inline]
-pub(crate) fn update_term(eta: i32, y: i32, r: i128) -> i32 {
-    let ey = i128::from(i64::from(eta) * i64::from(y)); // Q52
-    let p = ey.saturating_mul(r); // Q104
+pub(crate) fn update_term(eta: i32, y: i32, r: i64) -> i32 {
+    let ey = i64::from(eta) * i64::from(y); // Q52
+    let p = i128::from(ey) * i128::from(r); // Q104, |p| < 2^126
     let sh = 3 * FRAC;
-    let v = p.saturating_add(1i128 << (sh - 1)) >> sh;
+    let v = (p + (1i128 << (sh - 1))) >> sh;
     v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+}
+
+/// An `i128` residual saturated to `i64` (beyond ±2048 in real units only for data far outside
+/// the format's range).
+#[inline]
+fn sat64(v: i128) -> i64 {
+    v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// Layer outputs `y = W x` into `y` (`k`), each rounded once.
@@ -55,8 +63,8 @@ pub fn oja_step(w: &mut [i32], n: usize, x: &[i32], eta: i32, normalize: bool) -
     for row in w.chunks_exact_mut(n) {
         let y = fixed::dot(row, x);
         for (wj, &xj) in row.iter_mut().zip(x) {
-            // r = x_j − y w_j in Q52.
-            let r = (i128::from(xj) << FRAC) - i128::from(y) * i128::from(*wj);
+            // r = x_j − y w_j in Q52 (both terms below 2^62: exact in i64).
+            let r = (i64::from(xj) << FRAC) - i64::from(y) * i64::from(*wj);
             *wj = wj.saturating_add(update_term(eta, y, r));
         }
         if normalize {
@@ -91,7 +99,7 @@ pub fn sanger_step(
         for (r, wj) in resid.iter_mut().zip(row.iter_mut()) {
             // Subtract this row's own contribution (the diagonal of LT(y yᵀ)) before learning.
             *r -= i128::from(yi) * i128::from(*wj);
-            *wj = wj.saturating_add(update_term(eta, yi, *r));
+            *wj = wj.saturating_add(update_term(eta, yi, sat64(*r)));
         }
         if normalize {
             fixed::normalize(row);

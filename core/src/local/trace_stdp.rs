@@ -106,34 +106,43 @@ impl TraceStdp {
     }
 
     /// Updates one weight row (output neuron `i`): `spiked` is `s_i`, `post` is `ȳ_i` before
-    /// this step, `pre` the pre traces after it, `x` the input.
+    /// this step, `pre` the pre traces after it, `x` the input. Without a post spike only the
+    /// inputs that fired can change (depression), so only those are visited.
     pub fn update_row(&self, row: &mut [i32], spiked: bool, post: i32, pre: &[i32], x: &[i32]) {
-        if !spiked && post == 0 {
-            return;
-        }
-        let span = i64::from(self.w_max) - i64::from(self.w_min);
-        for ((w, &tp), &xj) in row.iter_mut().zip(pre).zip(x) {
-            let mut ltp = if spiked {
-                fixed::mul(self.a_plus, tp)
-            } else {
-                0
-            };
-            let mut ltd = if xj != 0 {
-                fixed::mul(fixed::mul(self.a_minus, post), xj)
-            } else {
-                0
-            };
-            if self.bounds == Bounds::Multiplicative && span > 0 {
-                let up = i64::from(self.w_max) - i64::from(*w);
-                let down = i64::from(*w) - i64::from(self.w_min);
-                ltp = ((i64::from(ltp) * up + span / 2) / span) as i32;
-                ltd = ((i64::from(ltd) * down + span / 2) / span) as i32;
+        if spiked {
+            for ((w, &tp), &xj) in row.iter_mut().zip(pre).zip(x) {
+                let ltp = fixed::mul(self.a_plus, tp);
+                let ltd = if xj != 0 && post != 0 {
+                    fixed::mul(fixed::mul(self.a_minus, post), xj)
+                } else {
+                    0
+                };
+                *w = self.apply(*w, ltp, ltd);
             }
-            *w = w
-                .saturating_add(ltp)
-                .saturating_sub(ltd)
-                .clamp(self.w_min, self.w_max);
+        } else if post != 0 {
+            let a = fixed::mul(self.a_minus, post);
+            for (w, &xj) in row.iter_mut().zip(x) {
+                if xj != 0 {
+                    *w = self.apply(*w, 0, fixed::mul(a, xj));
+                }
+            }
         }
+    }
+
+    /// `w + ltp − ltd` within the bounds (soft bounds scale each term first).
+    #[inline]
+    fn apply(&self, w: i32, mut ltp: i32, mut ltd: i32) -> i32 {
+        if self.bounds == Bounds::Multiplicative {
+            let span = i64::from(self.w_max) - i64::from(self.w_min);
+            let up = i64::from(self.w_max) - i64::from(w);
+            let down = i64::from(w) - i64::from(self.w_min);
+            // `span > 0` by construction.
+            ltp = ((i64::from(ltp) * up + span / 2) / span.max(1)) as i32;
+            ltd = ((i64::from(ltd) * down + span / 2) / span.max(1)) as i32;
+        }
+        w.saturating_add(ltp)
+            .saturating_sub(ltd)
+            .clamp(self.w_min, self.w_max)
     }
 }
 

@@ -15,6 +15,11 @@ pub struct InspectArgs {
 /// Runs `hebb inspect`.
 pub fn run(a: &InspectArgs) -> Result<i32> {
     let bytes = crate::io::read_hebb(&a.file, "model")?;
+    if hebb_core::frame::peek(&bytes)
+        .is_ok_and(|h| h.family == hebb_core::frame::FAMILY_LOCAL_RULES)
+    {
+        return inspect_rules(a, &bytes);
+    }
     let m = hebb_core::model::Model::decode(&bytes)
         .with_context(|| format!("{} is not a valid model", a.file.display()))?;
     let p = &m.provenance;
@@ -107,6 +112,106 @@ pub fn run(a: &InspectArgs) -> Result<i32> {
             )?,
             Err(e) => out!("kind: checkpoint with unreadable training state ({e})")?,
         }
+    }
+    Ok(0)
+}
+
+/// Describes a local-rules model or checkpoint.
+fn inspect_rules(a: &InspectArgs, bytes: &[u8]) -> Result<i32> {
+    use crate::family::rules::{TrainState, analyze, model::Model, model::ModelFile};
+    use hebb_core::local::fixed::to_f64;
+    let f = ModelFile::from_bytes(bytes)
+        .with_context(|| format!("{} is not a valid model", a.file.display()))?;
+    let cfg = crate::family::rules::config::RulesConfig::from_toml_str(&f.config)
+        .context("stored config")?;
+    out!(
+        "{}: {} bytes, local-rules model (format v2); preset `{}`, seed {}",
+        a.file.display(),
+        bytes.len(),
+        cfg.preset,
+        cfg.seed
+    )?;
+    out!(
+        "rule: {}",
+        toml::to_string(&cfg.rule)
+            .unwrap_or_default()
+            .trim()
+            .replace('\n', ", ")
+    )?;
+    match &f.model {
+        Model::Hopfield(h) => {
+            let st = analyze::stats(h)?;
+            out!(
+                "Hopfield memory: {} neurons, {} patterns (load {:.3}, capacity ≈ {:.0}), {} stable; {:?} {:?} updates, threshold {} (field units), at most {} sweeps",
+                st.neurons,
+                st.patterns,
+                st.load,
+                st.capacity,
+                st.stable_patterns,
+                h.dynamics.activation(),
+                h.dynamics.update(),
+                h.dynamics.theta(),
+                h.max_sweeps
+            )?;
+            out!(
+                "weights: integer unit {:.3e}, mean |w| {:.4}, max |w| {:.4}, symmetry error {:.2e}",
+                h.unit,
+                st.weight_mean_abs,
+                st.weight_max_abs,
+                st.symmetry_error
+            )?;
+        }
+        Model::Linear(l) => {
+            let norms: Vec<String> = (0..l.k)
+                .map(|i| {
+                    let r = l.row(i);
+                    format!("{:.4}", r.iter().map(|v| v * v).sum::<f64>().sqrt())
+                })
+                .collect();
+            out!(
+                "linear layer: {} outputs × {} inputs; row norms {}",
+                l.k,
+                l.n,
+                norms.join(", ")
+            )?;
+            if !l.theta.is_empty() {
+                let th: Vec<String> = l
+                    .theta
+                    .iter()
+                    .map(|&t| format!("{:.4}", to_f64(t)))
+                    .collect();
+                out!("BCM thresholds: {}", th.join(", "))?;
+            }
+        }
+        Model::Spiking(s) => {
+            let mean = s.w.iter().map(|&w| to_f64(w)).sum::<f64>() / s.w.len().max(1) as f64;
+            let ad: Vec<String> = s
+                .adapt
+                .iter()
+                .map(|&t| format!("{:.3}", to_f64(t)))
+                .collect();
+            out!(
+                "LIF layer: {} neurons × {} inputs, threshold {:.3}, mean weight {:.4}; threshold adaptation {}",
+                s.k,
+                s.n,
+                to_f64(s.lif.threshold()),
+                mean,
+                ad.join(", ")
+            )?;
+        }
+    }
+    if f.state.is_empty() {
+        out!("exported model (no training state)")?;
+    } else {
+        let st: TrainState = postcard::from_bytes(&f.state)
+            .map_err(|e| anyhow::anyhow!("training state malformed ({e})"))?;
+        out!(
+            "checkpoint: {} epochs done of {}, unit {} of the current epoch, {} units in all",
+            st.epoch,
+            cfg.epochs,
+            st.pos,
+            st.done
+        )?;
     }
     Ok(0)
 }

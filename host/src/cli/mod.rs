@@ -112,6 +112,14 @@ fn model_path(p: &Path) -> PathBuf {
 fn load_net(p: &Path) -> Result<(Net, Vec<u8>)> {
     let p = model_path(p);
     let bytes = crate::io::read_hebb(&p, "model")?;
+    if hebb_core::frame::peek(&bytes)
+        .is_ok_and(|h| h.family == hebb_core::frame::FAMILY_LOCAL_RULES)
+    {
+        anyhow::bail!(
+            "{} is a local-rules model (Hopfield memory, Oja/Sanger/BCM or trace-STDP layer), not a classifier: use `hebb predict` to recall from it and `hebb inspect` to describe it",
+            p.display()
+        );
+    }
     let m = hebb_core::model::Model::decode(&bytes)
         .with_context(|| format!("{} is not a valid model", p.display()))?;
     let net = Net::from_model(&m);

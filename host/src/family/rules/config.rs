@@ -541,18 +541,18 @@ side = 28
 [rule]
 kind = "oja"
 outputs = 1
-rate = { rate = 0.002, decay = "inverse-time", t0 = 5000 }
+rate = { rate = 0.01, decay = "inverse-time", t0 = 100 }
 "#
         }
         "sanger-digits" => {
             r#"
 extends = "oja-digits"
 preset = "sanger-digits"
-epochs = 5
+epochs = 10
 [rule]
 kind = "sanger"
-outputs = 8
-rate = { rate = 0.002, decay = "inverse-time", t0 = 5000 }
+outputs = 5
+rate = { rate = 0.01, decay = "inverse-time", t0 = 500 }
 "#
         }
         // CANNs' bcm_receptive_fields.py task (12 × 12 bars, 4 neurons, τ 50), with a rate that
@@ -573,7 +573,7 @@ test_orientations = 16
 [rule]
 kind = "bcm"
 outputs = 4
-rate = { rate = 0.005 }
+rate = { rate = 0.001 }
 tau = 50.0
 "#
         }

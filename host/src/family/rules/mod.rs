@@ -5,6 +5,7 @@
 //! module feeds them data, checkpoints them and measures them.
 
 pub mod analyze;
+pub mod bench;
 pub mod config;
 pub mod model;
 pub mod plots;

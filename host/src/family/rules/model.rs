@@ -93,6 +93,15 @@ pub struct Recall {
     pub energies: Vec<f64>,
 }
 
+/// A recall with every intermediate state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trajectory {
+    /// The recall.
+    pub recall: Recall,
+    /// The cue, then the state after each sweep.
+    pub states: Vec<Vec<i32>>,
+}
+
 /// What a prediction gives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prediction {
@@ -171,12 +180,23 @@ impl Hopfield {
 
     /// Recalls from state `s` until a fixed point, a 2-cycle or the sweep cap.
     pub fn recall(&self, s: &[i32]) -> Result<Recall> {
+        Ok(self.run(s, false)?.recall)
+    }
+
+    /// Recalls like [`recall`](Self::recall), keeping the state after every sweep (the cue's
+    /// first).
+    pub fn trajectory(&self, s: &[i32]) -> Result<Trajectory> {
+        self.run(s, true)
+    }
+
+    fn run(&self, s: &[i32], keep: bool) -> Result<Trajectory> {
         let n = self.n;
         self.dynamics.check_state(s)?;
         let mut st = s.to_vec();
         let (mut a, mut b, mut order) = (vec![0; n], vec![0; n], vec![0u32; n]);
         let mut rng = Rng::new(cue_seed(self.seed, s));
         let mut energies = vec![self.energy(s)?];
+        let mut states = if keep { vec![s.to_vec()] } else { Vec::new() };
         let mut failed = None;
         let outcome = self.dynamics.recall(
             &self.w,
@@ -186,18 +206,26 @@ impl Hopfield {
             &mut order,
             &mut rng,
             self.max_sweeps,
-            |_, x| match self.energy(x) {
-                Ok(e) => energies.push(e),
-                Err(e) => failed = Some(e),
+            |_, x| {
+                match self.energy(x) {
+                    Ok(e) => energies.push(e),
+                    Err(e) => failed = Some(e),
+                }
+                if keep {
+                    states.push(x.to_vec());
+                }
             },
         )?;
         if let Some(e) = failed {
             return Err(e);
         }
-        Ok(Recall {
-            state: st,
-            outcome,
-            energies,
+        Ok(Trajectory {
+            recall: Recall {
+                state: st,
+                outcome,
+                energies,
+            },
+            states,
         })
     }
 
