@@ -216,6 +216,101 @@ pub mod conformance {
     }
 }
 
+/// Conformance of rate rules ([`hebb_core::local::rule::RateRule`]).
+pub mod rate_conformance {
+    use hebb_core::local::fixed;
+    use hebb_core::local::rule::RateRule;
+    use hebb_core::rng::Rng;
+
+    /// What a check measured.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct Report {
+        /// Steps run.
+        pub steps: u64,
+        /// Largest |w_fixed − w_f64| seen after any step.
+        pub max_error: f64,
+        /// Largest |w| seen.
+        pub max_weight: f64,
+    }
+
+    /// Runs `rule` for `steps` samples of a zero-mean Gaussian stream (standard deviation `sd`,
+    /// seeded) in fixed point and in its `f64` model, from the same small random weights.
+    /// Checks: the step never fails on in-range data; two runs are bit-identical
+    /// (determinism); every weight stays finite and within the rule's bound; fixed point and
+    /// model agree within `tolerance` after every step. Returns the first failure as a message.
+    pub fn check_rate_rule<R: RateRule>(
+        rule: &R,
+        steps: u64,
+        sd: f64,
+        tolerance: f64,
+        seed: u64,
+    ) -> Result<Report, String> {
+        let name = rule.name();
+        if name.is_empty() {
+            return Err("rule name is empty".into());
+        }
+        let (n, k) = rule.shape();
+        if n == 0 || k == 0 {
+            return Err(format!("{name}: empty shape {n} × {k}"));
+        }
+        let mut rng = Rng::new(seed);
+        let w0: Vec<i32> = (0..n * k)
+            .map(|_| fixed::saturating_from_f64(rng.normal() * 0.3 / (n as f64).sqrt()))
+            .collect();
+        let extra0 = vec![rule.extra_init(); k * rule.extra_per_output()];
+        let xs: Vec<i32> = (0..steps as usize * n)
+            .map(|_| fixed::saturating_from_f64((rng.normal() * sd).clamp(-30.0, 30.0)))
+            .collect();
+        let run = || -> Result<(Vec<i32>, Vec<i32>, Report), String> {
+            let (mut w, mut e) = (w0.clone(), extra0.clone());
+            let mut wf: Vec<f64> = w.iter().map(|&v| fixed::to_f64(v)).collect();
+            let mut ef: Vec<f64> = e.iter().map(|&v| fixed::to_f64(v)).collect();
+            let mut rep = Report {
+                steps,
+                max_error: 0.0,
+                max_weight: 0.0,
+            };
+            for (t, x) in xs.chunks_exact(n).enumerate() {
+                let t = t as u64;
+                rule.step(&mut w, &mut e, x, t)
+                    .map_err(|err| format!("{name}: step {t} failed: {err}"))?;
+                let xf: Vec<f64> = x.iter().map(|&v| fixed::to_f64(v)).collect();
+                rule.reference(&mut wf, &mut ef, &xf, t);
+                for (i, (&a, &b)) in w.iter().zip(&wf).enumerate() {
+                    let a = fixed::to_f64(a);
+                    if !b.is_finite() {
+                        return Err(format!(
+                            "{name}: the f64 model diverged at step {t}, weight {i}"
+                        ));
+                    }
+                    let err = (a - b).abs();
+                    rep.max_error = rep.max_error.max(err);
+                    rep.max_weight = rep.max_weight.max(a.abs());
+                    if err > tolerance {
+                        return Err(format!(
+                            "{name}: weight {i} after step {t} is {a} in fixed point and {b} in the model (|Δ| {err:.3e} > {tolerance:.3e})"
+                        ));
+                    }
+                    if let Some(bound) = rule.weight_bound()
+                        && a.abs() > bound
+                    {
+                        return Err(format!(
+                            "{name}: weight {i} = {a} beyond the bound {bound} after step {t}"
+                        ));
+                    }
+                }
+            }
+            Ok((w, e, rep))
+        };
+        let (w1, e1, rep) = run()?;
+        let (w2, e2, _) = run()?;
+        if w1 != w2 || e1 != e2 {
+            return Err(format!("{name}: two runs from the same state differ"));
+        }
+        Ok(rep)
+    }
+}
+
 /// Model fixtures: owned parts that lend a [`hebb_core::model::Model`].
 pub mod fixtures {
     use hebb_core::encode::{EncodeMode, EncoderParams};

@@ -10,5 +10,6 @@ pub mod hebbian;
 pub mod hopfield;
 pub mod lif;
 pub mod oja;
+pub mod rule;
 pub mod schedule;
 pub mod trace_stdp;
