@@ -384,7 +384,7 @@ impl ModelFile {
                 }
             }
             Model::Linear(l) => {
-                if l.n == 0 || l.k == 0 || l.w.len() != l.n * l.k {
+                if l.n == 0 || l.k == 0 || l.n.checked_mul(l.k) != Some(l.w.len()) {
                     bail!("model: linear layer weights are not {} × {}", l.k, l.n);
                 }
                 if !l.theta.is_empty() && l.theta.len() != l.k {
@@ -394,7 +394,7 @@ impl ModelFile {
             Model::Spiking(s) => {
                 let ok = s.n > 0
                     && s.k > 0
-                    && s.w.len() == s.n * s.k
+                    && s.n.checked_mul(s.k) == Some(s.w.len())
                     && s.v.len() == s.k
                     && s.post.len() == s.k
                     && s.adapt.len() == s.k
