@@ -10,6 +10,9 @@
 #[allow(dead_code)]
 #[path = "src/fixture.rs"]
 mod fixture;
+#[allow(dead_code)]
+#[path = "src/local/files.rs"]
+mod local_files;
 
 use hebb_core::model::Model;
 use hebb_core::network::{max_map, max_row};
@@ -89,6 +92,7 @@ fn main() {
     // Linker setup (bare metal only).
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/fixture.rs");
+    println!("cargo:rerun-if-changed=src/local/files.rs");
     println!("cargo:rerun-if-changed=memory.x");
     std::fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copy memory.x");
     println!("cargo:rustc-link-search={}", out.display());
@@ -174,7 +178,7 @@ fn main() {
     let _ = writeln!(w, "}}");
     // Hopfield buffers: storage (patterns, bit sets, sums, weights) and recall states.
     let hb = read(&manifest, "hopfield.bin");
-    let h = fixture::Hopfield::parse(&hb)
+    let h = local_files::Hopfield::parse(&hb)
         .unwrap_or_else(|e| panic!("hopfield.bin: {e:?}; {REGEN_LOCAL}"));
     let (hn, hp) = (h.n as usize, h.p as usize);
     let _ = writeln!(
@@ -195,7 +199,8 @@ fn main() {
     let (mut rn, mut rk, mut rw) = (1, 1, 1);
     for name in ["oja.bin", "sanger.bin"] {
         let b = read(&manifest, name);
-        let r = fixture::Rate::parse(&b).unwrap_or_else(|e| panic!("{name}: {e:?}; {REGEN_LOCAL}"));
+        let r =
+            local_files::Rate::parse(&b).unwrap_or_else(|e| panic!("{name}: {e:?}; {REGEN_LOCAL}"));
         let (n, k) = (r.n as usize, r.k as usize);
         rn = rn.max(n);
         rk = rk.max(k);

@@ -2,9 +2,9 @@
 //! `netduinoplus2`).
 //!
 //! The binaries are thin: `infer`/`infer8` classify the test digits embedded beside a model,
-//! `corrupt` proves that a damaged model is rejected at boot, `learn` runs on-device STDP,
-//! `hopfield` stores and recalls a Hopfield memory, `oja` and `sanger` learn principal
-//! components of a Gaussian stream.
+//! `corrupt` proves that a damaged model is rejected at boot, `learn` runs on-device STDP.
+//! The local-rule binaries (`hopfield`, `oja`, `sanger`) compile their code from `src/local/`
+//! themselves, on top of this library's fixture framing, run-time support and buffer sizes.
 //! Everything numeric is done by `hebb-core`, the same functions the host calls; this crate only
 //! owns static buffers, logging (defmt over semihosting), the exit code and the measurements
 //! (TIM2 instruction counter, painted-stack high-water mark).
@@ -16,10 +16,8 @@ use cortex_m as _; // links the critical-section implementation
 use defmt_semihosting as _; // #[global_logger]
 
 pub mod fixture;
-pub mod hopfield;
 pub mod infer;
 pub mod learn;
-pub mod rate;
 pub mod rt;
 
 /// Buffer lengths computed by `build.rs` from the committed fixtures.

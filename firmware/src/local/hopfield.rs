@@ -4,8 +4,9 @@
 //! (synchronous, or asynchronous with the cue's seeded `Rng`), `energy2` and `overlap` of the
 //! final state. Exit 0 only when the weights and every cue's outcome equal the host's.
 
-use crate::fixture::{CueRecord, Hopfield, crc_i32, read_i32s};
-use crate::rt::{self, Counter, Stat};
+use super::files::{CueRecord, Hopfield, crc_i32, read_i32s};
+use super::stat::Stat;
+use crate::rt::{self, Counter};
 use crate::sizes::hopfield::*;
 use core::cell::RefCell;
 use cortex_m::interrupt::Mutex;

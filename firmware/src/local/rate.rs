@@ -3,8 +3,9 @@
 //! rate `RateSchedule::rate(t)`. The weights live in RAM; their CRC-32 at every checkpoint and
 //! at the end is compared with the host's, which ran the same core calls.
 
-use crate::fixture::{Rate, crc_i32, read_i32s};
-use crate::rt::{self, Counter, Stat};
+use super::files::{Rate, crc_i32, read_i32s};
+use super::stat::Stat;
+use crate::rt::{self, Counter};
 use crate::sizes::rate::*;
 use core::cell::RefCell;
 use cortex_m::interrupt::Mutex;
