@@ -2,14 +2,17 @@
 //!
 //! * Puts `memory.x` on the linker search path and, for bare-metal targets only, adds the
 //!   cortex-m-rt and defmt linker scripts (so host builds of the workspace are unaffected).
-//! * Decodes the committed fixtures (`model.hebb`, `model8.hebb`, `samples*.bin`, `learn.bin`)
-//!   with `hebb-core` and writes `sizes.rs`: the length of every static buffer, sized for the
+//! * Decodes the committed fixtures (`model.hebb`, `model8.hebb`, `samples*.bin`, `learn.bin`,
+//!   `hopfield.bin`, `oja.bin`, `sanger.bin`) with `hebb-core` and writes `sizes.rs`: the length of every static buffer, sized for the
 //!   models that are shipped. Replacing a fixture re-sizes the buffers on the next build.
 //! * Writes `model_corrupt.hebb`: `model.hebb` with one body byte flipped, for the boot check.
 
 #[allow(dead_code)]
 #[path = "src/fixture.rs"]
 mod fixture;
+#[allow(dead_code)]
+#[path = "src/local/files.rs"]
+mod local_files;
 
 use hebb_core::model::Model;
 use hebb_core::network::{max_map, max_row};
@@ -19,6 +22,10 @@ use std::path::{Path, PathBuf};
 
 const REGEN: &str = "regenerate the fixtures with \
     `cargo test -p hebb-tests --release --test firmware_fixture -- --ignored` \
+    (see firmware/README.md)";
+
+const REGEN_LOCAL: &str = "regenerate the local-rule fixtures with \
+    `cargo test -p hebb-tests --release --test firmware_fixture regenerate_local -- --ignored` \
     (see firmware/README.md)";
 
 fn read(dir: &Path, name: &str) -> Vec<u8> {
@@ -85,6 +92,7 @@ fn main() {
     // Linker setup (bare metal only).
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/fixture.rs");
+    println!("cargo:rerun-if-changed=src/local/files.rs");
     println!("cargo:rerun-if-changed=memory.x");
     std::fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copy memory.x");
     println!("cargo:rustc-link-search={}", out.display());
@@ -165,6 +173,45 @@ fn main() {
         ("WEIGHTS", a.conv.n_weights()),
         ("K", learn.wta_k as usize),
     ] {
+        let _ = writeln!(w, "    /// `{k}`.\n    pub const {k}: usize = {v};");
+    }
+    let _ = writeln!(w, "}}");
+    // Hopfield buffers: storage (patterns, bit sets, sums, weights) and recall states.
+    let hb = read(&manifest, "hopfield.bin");
+    let h = local_files::Hopfield::parse(&hb)
+        .unwrap_or_else(|e| panic!("hopfield.bin: {e:?}; {REGEN_LOCAL}"));
+    let (hn, hp) = (h.n as usize, h.p as usize);
+    let _ = writeln!(
+        w,
+        "/// Buffer lengths of `hopfield` (the memory in hopfield.bin)."
+    );
+    let _ = writeln!(w, "pub mod hopfield {{");
+    for (k, v) in [
+        ("N", hn),
+        ("PATTERNS", hp * hn),
+        ("BITS", hn * hp.div_ceil(64)),
+        ("WEIGHTS", hn * hn),
+    ] {
+        let _ = writeln!(w, "    /// `{k}`.\n    pub const {k}: usize = {v};");
+    }
+    let _ = writeln!(w, "}}");
+    // Rate-rule buffers: the larger of the Oja and Sanger layers.
+    let (mut rn, mut rk, mut rw) = (1, 1, 1);
+    for name in ["oja.bin", "sanger.bin"] {
+        let b = read(&manifest, name);
+        let r =
+            local_files::Rate::parse(&b).unwrap_or_else(|e| panic!("{name}: {e:?}; {REGEN_LOCAL}"));
+        let (n, k) = (r.n as usize, r.k as usize);
+        rn = rn.max(n);
+        rk = rk.max(k);
+        rw = rw.max(n * k);
+    }
+    let _ = writeln!(
+        w,
+        "/// Buffer lengths of `oja` and `sanger` (max over oja.bin and sanger.bin)."
+    );
+    let _ = writeln!(w, "pub mod rate {{");
+    for (k, v) in [("N", rn), ("K", rk), ("W", rw)] {
         let _ = writeln!(w, "    /// `{k}`.\n    pub const {k}: usize = {v};");
     }
     let _ = writeln!(w, "}}");

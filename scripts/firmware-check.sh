@@ -4,10 +4,15 @@
 #   infer    16-bit model: every prediction and feature CRC must equal the host's (exit 0)
 #   infer8   the same for the 8-bit export
 #   learn    on-device STDP: weight CRC after every sample must equal the host trainer's
+#   hopfield on-device Hebbian storage (weight CRC) and recall of every cue (sweeps, end,
+#            state CRC, overlap, energy) must equal the host's
+#   oja      on-device Oja learning: weight CRC every 50 samples and at the end = host's
+#   sanger   the same for Sanger's rule (3 components)
 #   corrupt  model with a flipped byte: must be rejected at boot (exit 2, CRC mismatch)
 # The firmware's exit code is the verdict (the expected values are inside the fixtures); the
 # script also diffs the printed per-sample lines with firmware/*.expected.txt (written by the
-# host) and prints flash, static RAM, stack high-water mark and instructions per inference.
+# host) and prints flash, static RAM, stack high-water mark and instructions per inference,
+# learning step, recall and rate-rule update.
 #
 # Usage: scripts/firmware-check.sh [--host]
 #   --host   also recompute every expectation in the fixtures with the host
@@ -24,7 +29,7 @@ for a in "$@"; do
     case "$a" in
     --host) host_check=1 ;;
     -h | --help)
-        sed -n '2,19p' "$0"
+        sed -n '2,24p' "$0"
         exit 0
         ;;
     *)
@@ -85,10 +90,10 @@ check_lines() { # check_lines <bin> <prefix regex> <expected file>
     fi
 }
 
-for b in infer infer8 learn; do
+for b in infer infer8 learn hopfield oja sanger; do
     step "run $b"
     run "$b"
-    grep -vE '^(result|learn [0-9]|INFO  (sample|  winner))' "$logs/$b.log" || true
+    grep -vE '^(result|learn [0-9]|cue [0-9]|oja [0-9]|sanger [0-9]|INFO  (sample|  winner|cue))' "$logs/$b.log" || true
     if [ "$rc" -ne 0 ]; then
         echo "$b: FAILED with exit code $rc (log: $logs/$b.log)" >&2
         tail -n 20 "$logs/$b.log" >&2
@@ -100,6 +105,9 @@ for b in infer infer8 learn; do
     infer) check_lines infer result firmware/samples.expected.txt ;;
     infer8) check_lines infer8 result firmware/samples8.expected.txt ;;
     learn) check_lines learn 'learn|final' firmware/learn.expected.txt ;;
+    hopfield) check_lines hopfield 'store|cue' firmware/hopfield.expected.txt ;;
+    oja) check_lines oja 'oja|final' firmware/oja.expected.txt ;;
+    sanger) check_lines sanger 'sanger|final' firmware/sanger.expected.txt ;;
     esac
 done
 
@@ -123,7 +131,7 @@ fi
 step "summary (QEMU $(qemu-system-arm --version | head -n1 | awk '{print $4}'), $(date -u +%F))"
 field() { grep -E "$2" "$logs/$1.log" | tail -n1 | sed -E "s/^(INFO  )?//" || true; }
 printf '%-8s %10s %10s %s\n' bin flash static_ram "(bytes: flash = text+data, static RAM = data+bss)"
-for b in infer infer8 learn corrupt; do
+for b in infer infer8 learn hopfield oja sanger corrupt; do
     read -r text data bss _ < <(size "$elf_dir/$b" | tail -n1)
     printf '%-8s %10d %10d\n' "$b" $((text + data)) $((data + bss))
 done
@@ -132,6 +140,12 @@ for b in infer infer8; do
     echo "$b: $(field $b '^stages'); $(field $b '^memory')"
 done
 echo "learn: $(field learn '^instructions per learning step'); $(field learn '^memory')"
+echo "hopfield: $(field hopfield '^instructions for storage'); $(field hopfield '^memory')"
+echo "hopfield: $(field hopfield '^instructions per recall')"
+echo "hopfield: $(field hopfield '^instructions per energy2')"
+for b in oja sanger; do
+    echo "$b: $(field $b '^instructions per'); $(field $b '^memory')"
+done
 echo "logs: $logs"
 if [ "$fail" -ne 0 ]; then
     echo "firmware check FAILED" >&2

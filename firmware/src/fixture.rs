@@ -50,22 +50,22 @@ pub enum FixtureError {
 }
 
 #[inline]
-fn u16_at(b: &[u8], o: usize) -> u16 {
+pub fn u16_at(b: &[u8], o: usize) -> u16 {
     u16::from_le_bytes([b[o], b[o + 1]])
 }
 
 #[inline]
-fn u32_at(b: &[u8], o: usize) -> u32 {
+pub fn u32_at(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
 }
 
 #[inline]
-fn u64_at(b: &[u8], o: usize) -> u64 {
+pub fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from(u32_at(b, o)) | (u64::from(u32_at(b, o + 4)) << 32)
 }
 
 /// Checks magic, version and the trailing CRC; returns the bytes before the CRC.
-fn frame(b: &[u8], magic: [u8; 4], header: usize) -> Result<&[u8], FixtureError> {
+pub fn frame(b: &[u8], magic: [u8; 4], header: usize) -> Result<&[u8], FixtureError> {
     if b.len() < 4 || b[..4] != magic {
         return Err(FixtureError::BadMagic);
     }

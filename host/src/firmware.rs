@@ -11,6 +11,10 @@
 //! | `learn.bin` | a one-layer start model, its STDP/WTA parameters, training images and the weight checksums the host's trainer reaches |
 //! | `*.expected.txt` | the lines the firmware prints for the same results (the check script diffs them) |
 //!
+//! [`write_local_fixtures`] (module [`local`]) writes the local-rule fixtures beside them:
+//! `hopfield.bin` (Hebbian storage and recall), `oja.bin` and `sanger.bin` (rate rules on a
+//! Gaussian stream), and their `*.expected.txt`; [`check_local_fixtures`] recomputes them.
+//!
 //! Expected values come from the host's own paths: features from
 //! [`CpuBackend::features`](crate::backend::Backend::features), classes from the model's
 //! `ReadoutBlob::scores` + `readout::argmax`, learned weights from
@@ -45,6 +49,10 @@
 //! Feature CRC: CRC-32 over the feature bit-set words (`words(n_features)` `u32`s) as
 //! little-endian bytes. Weights CRC: CRC-32 over the layer's `u16` weights (`[c_in][ky][kx][c_out]`)
 //! as little-endian bytes.
+
+pub mod local;
+
+pub use local::{LocalSpec, LocalSummary, check_local_fixtures, write_local_fixtures};
 
 use crate::backend::cpu::CpuBackend;
 use crate::backend::{Backend, LayerState, LrState, TrainJob, TrainStats};

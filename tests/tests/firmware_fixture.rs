@@ -1,10 +1,13 @@
 //! Firmware fixtures (`firmware/*.hebb`, `*.bin`, `*.expected.txt`): the committed files agree
-//! with what the host computes today, a fresh set round-trips, and the ignored test
-//! regenerates the committed set:
+//! with what the host computes today, a fresh set round-trips, and the ignored tests
+//! regenerate the committed set:
 //!
 //! ```text
 //! HEBB_FW_MODEL=runs/<name>/model.hebb cargo test -p hebb-tests --release --test firmware_fixture -- --ignored
+//! cargo test -p hebb-tests --release --test firmware_fixture regenerate_local -- --ignored
 //! ```
+//! The second writes only the local-rule fixtures (`hopfield.bin`, `oja.bin`, `sanger.bin`
+//! and their expected lines), which need no model.
 //! (the committed model came from `hebb train --paper kheradpisheh2018 --device cpu`).
 //! Without `HEBB_FW_MODEL` the model is a stand-in that needs no training: the
 //! `kheradpisheh2018` architecture with its random start weights (seed 42) and a naive-Bayes
@@ -115,6 +118,75 @@ fn committed_fixtures_match_the_host() {
 }
 
 #[test]
+fn committed_local_fixtures_match_the_host() {
+    firmware::check_local_fixtures(&firmware_dir()).unwrap_or_else(|e| {
+        panic!(
+            "{e:#}\nregenerate with `cargo test -p hebb-tests --release --test firmware_fixture regenerate_local -- --ignored`"
+        )
+    });
+}
+
+#[test]
+fn fresh_local_fixtures_round_trip_and_detect_damage() {
+    use hebb::firmware::local;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut spec = firmware::LocalSpec::default();
+    spec.hopfield.neurons = 40;
+    spec.hopfield.patterns = 3;
+    spec.hopfield.async_cues = 2;
+    spec.oja.samples = 60;
+    spec.oja.every = 20;
+    spec.sanger.samples = 45;
+    spec.sanger.every = 10;
+    let s = firmware::write_local_fixtures(dir.path(), &spec).expect("write local fixtures");
+    assert_eq!((s.cues, s.files.len()), (3 * 2 + 2 * 2, 6));
+    firmware::check_local_fixtures(dir.path()).expect("fresh local fixtures agree with the host");
+
+    let h = local::parse_hopfield(&std::fs::read(dir.path().join(local::HOPFIELD)).unwrap())
+        .expect("parse hopfield.bin");
+    assert_eq!((h.n, h.p(), h.cues.len()), (40, 3, 10));
+    assert_eq!(h.weights.len(), 40 * 40);
+    let o = local::parse_rate(&std::fs::read(dir.path().join(local::OJA)).unwrap(), "oja")
+        .expect("parse oja.bin");
+    assert_eq!((o.n, o.k, o.checkpoints.len()), (16, 1, 3));
+    let g = local::parse_rate(&std::fs::read(dir.path().join(local::SANGER)).unwrap(), "s")
+        .expect("parse sanger.bin");
+    assert_eq!((g.k, g.checkpoints.len()), (3, 4));
+
+    // One flipped byte anywhere is caught by the trailing CRC.
+    for name in [local::HOPFIELD, local::OJA] {
+        let mut b = std::fs::read(dir.path().join(name)).unwrap();
+        let mid = b.len() / 2;
+        b[mid] ^= 0x10;
+        let err = if name == local::OJA {
+            local::parse_rate(&b, name).map(|_| ()).unwrap_err()
+        } else {
+            local::parse_hopfield(&b).map(|_| ()).unwrap_err()
+        };
+        assert!(err.to_string().contains("CRC mismatch"), "{name}: {err}");
+    }
+    // A changed expectation (with a valid CRC) is caught by the host's recomputation.
+    let mut h2 = h.clone();
+    h2.cues[0].expect.energy2 += 2;
+    std::fs::write(
+        dir.path().join(local::HOPFIELD),
+        local::hopfield_bin(&h2).unwrap(),
+    )
+    .unwrap();
+    let err = firmware::check_local_fixtures(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("cue 0"), "{err}");
+}
+
+#[test]
+#[ignore = "rewrites firmware/hopfield.bin, oja.bin, sanger.bin and their expected lines"]
+fn regenerate_local_rule_fixtures() {
+    let s = firmware::write_local_fixtures(&firmware_dir(), &firmware::LocalSpec::default())
+        .expect("write local fixtures");
+    eprintln!("{s:#?}");
+    firmware::check_local_fixtures(&firmware_dir()).expect("local fixtures agree with the host");
+}
+
+#[test]
 fn fresh_fixtures_round_trip_and_detect_damage() {
     let split = mnist();
     let cfg = TrainConfig::preset("mcu").expect("preset");
@@ -189,4 +261,5 @@ fn regenerate_firmware_fixtures() {
     .expect("write fixtures");
     eprintln!("{s:#?}");
     firmware::check_fixtures(&firmware_dir()).expect("fixtures agree with the host");
+    regenerate_local_rule_fixtures();
 }

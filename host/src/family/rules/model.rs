@@ -114,8 +114,9 @@ pub enum Prediction {
 }
 
 /// Order seed of a recall: fixed by the model's seed and the cue, so `predict` and
-/// `predict_batch` give the same result in any order or thread.
-fn cue_seed(seed: u64, cue: &[i32]) -> u64 {
+/// `predict_batch` give the same result in any order or thread (and the firmware fixture can
+/// ship the seed of each asynchronous recall).
+pub fn cue_seed(seed: u64, cue: &[i32]) -> u64 {
     let mut h = seed ^ 0x9E37_79B9_7F4A_7C15;
     for &v in cue {
         h = (h ^ v as u64).wrapping_mul(0x0100_0000_01B3);
