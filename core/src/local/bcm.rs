@@ -73,9 +73,14 @@ pub fn bcm_step(
         let half = 1i128 << (3 * FRAC - 1);
         match i64::try_from(k) {
             Ok(k64) => {
+                // K·x_j = (K_hi 2^32 + K_lo) x_j; with A = K_hi x_j and B = K_lo x_j (both exact
+                // in i64), ⌊(K x_j + 2^77) / 2^78⌋ = ⌊(A + ⌊B / 2^32⌋ + 2^45) / 2^46⌋: the same
+                // rounded value as the 128-bit product, in 64-bit lanes.
+                let (k_hi, k_lo) = (k64 >> 32, k64 & 0xFFFF_FFFF);
                 for (wj, &xj) in row.iter_mut().zip(x) {
-                    let d = (i128::from(k64) * i128::from(xj) + half) >> (3 * FRAC);
-                    *wj = add_clip(*wj, d, p.clip);
+                    let xj = i64::from(xj);
+                    let d = (k_hi * xj + ((k_lo * xj) >> 32) + (1 << 45)) >> 46;
+                    *wj = (i64::from(*wj) + d).clamp(-i64::from(p.clip), i64::from(p.clip)) as i32;
                 }
             }
             Err(_) => {

@@ -61,7 +61,9 @@ pub fn narrow(v: i64) -> i32 {
 /// `a · b`, rounded and saturated.
 #[inline]
 pub fn mul(a: i32, b: i32) -> i32 {
-    narrow(i64::from(a) * i64::from(b))
+    // |a·b| ≤ 2^62, so adding the half cannot overflow (and the loop vectorises).
+    let r = (i64::from(a) * i64::from(b) + (1 << (FRAC - 1))) >> FRAC;
+    r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
 /// `Σ a_i b_i` accumulated exactly in `i64` (saturating), narrowed once.
@@ -73,8 +75,19 @@ pub fn dot(a: &[i32], b: &[i32]) -> i32 {
 /// `Σ a_i b_i` in Q10.52, saturating.
 #[inline]
 pub fn dot_wide(a: &[i32], b: &[i32]) -> i64 {
-    // Each product's high and low 32 bits are summed apart (exact for 2^31 terms and
-    // vectorisable), then joined and saturated once.
+    let len = a.len().min(b.len()) as u128;
+    let ma = a.iter().fold(0u32, |m, v| m.max(v.unsigned_abs()));
+    let mb = b.iter().fold(0u32, |m, v| m.max(v.unsigned_abs()));
+    if u128::from(ma) * u128::from(mb) * len < 1 << 63 {
+        // No partial sum can overflow: a plain (vectorised) i64 sum is exact.
+        return a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| i64::from(x) * i64::from(y))
+            .sum();
+    }
+    // Otherwise each product's high and low 32 bits are summed apart (exact for 2^31 terms),
+    // then joined and saturated once.
     let (mut hi, mut lo) = (0i64, 0i64);
     for (&x, &y) in a.iter().zip(b) {
         let p = i64::from(x) * i64::from(y);

@@ -15,6 +15,9 @@ use super::trace_stdp::{Pairing, TraceStdp};
 use crate::error::{Error, Result, head, head_mut};
 use serde::{Deserialize, Serialize};
 
+/// Widest input whose non-zero entries are listed once per step (on the stack).
+const ACTIVE_MAX: usize = 1024;
+
 /// Parameters of the layer (Q5.26).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -129,8 +132,41 @@ pub fn step(
     for (t, &xj) in pre.iter_mut().zip(x) {
         *t = TraceStdp::trace(p.pairing, *t, p.trace_decay, xj);
     }
+    // Spike inputs are sparse: the indices of the non-zero inputs, listed once, drive the
+    // integration and the depression (layers wider than the list scan every input instead;
+    // both give the same exact sums).
+    let mut list = [0u16; ACTIVE_MAX];
+    let mut count = 0usize;
+    let mut sparse = n <= ACTIVE_MAX;
+    if sparse {
+        for (j, &xj) in x.iter().enumerate() {
+            if xj != 0 {
+                match list.get_mut(count) {
+                    Some(slot) => *slot = j as u16,
+                    None => sparse = false,
+                }
+                count += 1;
+            }
+        }
+    }
+    let active = list.get(..count).filter(|_| sparse);
     for (vi, row) in v.iter_mut().zip(w.chunks_exact(n)) {
-        *vi = fixed::mul(*vi, p.leak).saturating_add(fixed::dot_sparse(row, x));
+        let input = match active {
+            Some(act) => {
+                let sum: i128 = act
+                    .iter()
+                    .filter_map(|&j| {
+                        Some(
+                            i128::from(*row.get(usize::from(j))?)
+                                * i128::from(*x.get(usize::from(j))?),
+                        )
+                    })
+                    .sum();
+                fixed::narrow(sum.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+            }
+            None => fixed::dot_sparse(row, x),
+        };
+        *vi = fixed::mul(*vi, p.leak).saturating_add(input);
     }
     // Winners: repeatedly the largest margin over threshold (k is small: k passes over k).
     spikes.fill(0);
@@ -157,7 +193,10 @@ pub fn step(
     }
     if let Some(rule) = rule {
         for ((row, &s), &tp) in w.chunks_exact_mut(n).zip(spikes.iter()).zip(post.iter()) {
-            rule.update_row(row, s != 0, tp, pre, x);
+            match active {
+                Some(act) => rule.update_row_active(row, s != 0, tp, pre, x, act),
+                None => rule.update_row(row, s != 0, tp, pre, x),
+            }
         }
     }
     for ((t, a), &s) in post.iter_mut().zip(adapt.iter_mut()).zip(spikes.iter()) {

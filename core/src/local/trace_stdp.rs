@@ -129,6 +129,30 @@ impl TraceStdp {
         }
     }
 
+    /// [`update_row`](Self::update_row) given the indices of the non-zero inputs (`active`,
+    /// increasing): the same result, visiting only those inputs when the neuron did not spike.
+    pub fn update_row_active(
+        &self,
+        row: &mut [i32],
+        spiked: bool,
+        post: i32,
+        pre: &[i32],
+        x: &[i32],
+        active: &[u16],
+    ) {
+        if spiked {
+            self.update_row(row, spiked, post, pre, x);
+        } else if post != 0 {
+            let a = fixed::mul(self.a_minus, post);
+            for &j in active {
+                let j = usize::from(j);
+                if let (Some(w), Some(&xj)) = (row.get_mut(j), x.get(j)) {
+                    *w = self.apply(*w, 0, fixed::mul(a, xj));
+                }
+            }
+        }
+    }
+
     /// `w + ltp − ltd` within the bounds (soft bounds scale each term first).
     #[inline]
     fn apply(&self, w: i32, mut ltp: i32, mut ltd: i32) -> i32 {
