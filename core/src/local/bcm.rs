@@ -18,13 +18,13 @@ pub struct BcmParams {
 }
 
 impl BcmParams {
-    /// `1/τ` in Q5.26 (`0 < 1/τ ≤ 1`) and the weight clip (Q5.26, > 0).
+    /// `1/τ` in Q5.26 (`0 < 1/τ ≤ 1`) and the weight clip (Q5.26, in `(0, 16]`).
     pub fn new(inv_tau: i32, clip: i32) -> Result<Self> {
         if inv_tau <= 0 || inv_tau > fixed::ONE {
             return Err(Error::InvalidParam("BCM 1/tau must be in (0, 1]"));
         }
-        if clip <= 0 {
-            return Err(Error::InvalidParam("BCM weight clip must be > 0"));
+        if clip <= 0 || clip > 16 * fixed::ONE {
+            return Err(Error::InvalidParam("BCM weight clip must be in (0, 16]"));
         }
         Ok(Self { inv_tau, clip })
     }
@@ -71,19 +71,23 @@ pub fn bcm_step(
         let phi = i64::from(yv) - i64::from(*th); // Q26
         let k = i128::from(i64::from(eta) * i64::from(yv)) * i128::from(phi);
         let half = 1i128 << (3 * FRAC - 1);
-        match i64::try_from(k) {
-            Ok(k64) => {
-                // K·x_j = (K_hi 2^32 + K_lo) x_j; with A = K_hi x_j and B = K_lo x_j (both exact
-                // in i64), ⌊(K x_j + 2^77) / 2^78⌋ = ⌊(A + ⌊B / 2^32⌋ + 2^45) / 2^46⌋: the same
-                // rounded value as the 128-bit product, in 64-bit lanes.
-                let (k_hi, k_lo) = (k64 >> 32, k64 & 0xFFFF_FFFF);
+        match i64::try_from(k).ok().filter(|k| k.unsigned_abs() < 1 << 62) {
+            Some(k64) => {
+                // K·x_j = (K_hi 2^31 + K_lo) x_j with K_hi and 0 ≤ K_lo < 2^31 both 32-bit, so
+                // A = K_hi x_j and B = K_lo x_j are exact 32 × 32 → 64-bit products, and
+                // ⌊(K x_j + 2^77) / 2^78⌋ = ⌊(A + ⌊B / 2^31⌋ + 2^46) / 2^47⌋: the same rounded
+                // value as the 128-bit product, in 64-bit lanes.
+                let (k_hi, k_lo) = (k64 >> 31, k64 & 0x7FFF_FFFF);
+                // |K| < 2^62 and |x| < 2^31 bound |d| by 2^15, and |w| ≤ clip ≤ 2^30, so the sum
+                // and the clip fit 32-bit lanes.
+                let clip = p.clip;
                 for (wj, &xj) in row.iter_mut().zip(x) {
                     let xj = i64::from(xj);
-                    let d = (k_hi * xj + ((k_lo * xj) >> 32) + (1 << 45)) >> 46;
-                    *wj = (i64::from(*wj) + d).clamp(-i64::from(p.clip), i64::from(p.clip)) as i32;
+                    let d = ((k_hi * xj + ((k_lo * xj) >> 31) + (1 << 46)) >> 47) as i32;
+                    *wj = wj.wrapping_add(d).clamp(-clip, clip);
                 }
             }
-            Err(_) => {
+            None => {
                 for (wj, &xj) in row.iter_mut().zip(x) {
                     let d = (k.saturating_mul(i128::from(xj)).saturating_add(half)) >> (3 * FRAC);
                     *wj = add_clip(*wj, d, p.clip);

@@ -82,6 +82,37 @@ pub enum Model {
     Spiking(Spiking),
 }
 
+impl Model {
+    /// Names of the model's arrays, for [`Model::array`] (CANNs' `weight_attr` / `state_attr`).
+    pub fn array_names(&self) -> &'static [&'static str] {
+        match self {
+            Self::Hopfield(_) => &["W", "patterns"],
+            Self::Linear(l) if !l.theta.is_empty() => &["W", "theta"],
+            Self::Linear(_) => &["W"],
+            Self::Spiking(_) => &["W", "v", "trace_pre", "trace_post", "adapt"],
+        }
+    }
+
+    /// An array by name, in real units, row-major: `W` (every model), `patterns` (a Hopfield
+    /// memory's stored ±1 patterns), `theta` (BCM thresholds), `v`, `trace_pre`, `trace_post`,
+    /// `adapt` (a LIF layer's state). `None` for a name the model does not have.
+    pub fn array(&self, name: &str) -> Option<Vec<f64>> {
+        let q = |v: &[i32]| v.iter().map(|&x| fixed::to_f64(x)).collect();
+        Some(match (self, name) {
+            (Self::Hopfield(h), "W") => h.w.iter().map(|&x| f64::from(x) * h.unit).collect(),
+            (Self::Hopfield(h), "patterns") => h.stored.iter().map(|&x| f64::from(x)).collect(),
+            (Self::Linear(l), "W") => q(&l.w),
+            (Self::Linear(l), "theta") if !l.theta.is_empty() => q(&l.theta),
+            (Self::Spiking(s), "W") => q(&s.w),
+            (Self::Spiking(s), "v") => q(&s.v),
+            (Self::Spiking(s), "trace_pre") => q(&s.pre),
+            (Self::Spiking(s), "trace_post") => q(&s.post),
+            (Self::Spiking(s), "adapt") => q(&s.adapt),
+            _ => return None,
+        })
+    }
+}
+
 /// The result of recalling one cue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recall {
