@@ -48,6 +48,7 @@ pub mod q;
 pub mod readout;
 pub mod rng;
 pub mod rule;
+pub mod schedule;
 pub mod spikes;
 pub mod stdp;
 pub mod training;

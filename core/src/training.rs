@@ -3,7 +3,7 @@
 //! The host trainer (CPU back end), the CUDA back end's reference checks and the firmware's
 //! on-device learning all call [`train_sample`], so the order of the operations (learning-rate
 //! tick, simulation with WTA, win counts, STDP on the winners, homeostasis) exists once. The
-//! learning-rate schedule ([`LrState`]) and dead-map detection ([`dead_maps`]) live here for the
+//! learning-rate state ([`crate::schedule::LrState`]) and dead-map detection ([`dead_maps`]) live here for the
 //! same reason.
 
 use crate::error::{Error, Result};
@@ -11,62 +11,9 @@ use crate::homeostasis::{AdaptiveThreshold, spiked_maps};
 use crate::layer::{SimOutcome, SimScratch, simulate};
 use crate::model::LayerArch;
 use crate::plasticity::stdp_update;
+use crate::schedule::{LrSchedule, LrState};
 use crate::spikes;
-use crate::stdp::StdpParams;
 use crate::wta::{Winner, WtaParams};
-use serde::{Deserialize, Serialize};
-
-/// The learning-rate schedule of a layer: `a+` doubles every `double_every` samples up to
-/// `a_plus_cap` (Q0.32), keeping the ratio `a−/a+` of `base` (Kheradpisheh et al. 2018).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct LrSchedule {
-    /// Rates at the start of the layer's training.
-    pub base: StdpParams,
-    /// Doubling period in samples (0: never).
-    pub double_every: u32,
-    /// Cap of `a+`, Q0.32.
-    pub a_plus_cap: u32,
-}
-
-/// Learning-rate state of the layer in training (part of a checkpoint).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct LrState {
-    /// Rates in use.
-    pub current: StdpParams,
-    /// Samples seen by this layer so far (drives the doubling schedule).
-    pub samples: u64,
-}
-
-impl LrState {
-    /// The state before the first sample of a layer.
-    pub fn start(s: &LrSchedule) -> Self {
-        Self {
-            current: s.base,
-            samples: 0,
-        }
-    }
-
-    /// Advances by one sample and applies the doubling schedule. SpykeTorch counts the sample
-    /// first, so sample number `double_every` already learns with the doubled rate.
-    #[inline]
-    pub fn tick(&mut self, s: &LrSchedule) {
-        self.samples = self.samples.saturating_add(1);
-        if s.double_every > 0 && self.samples.is_multiple_of(u64::from(s.double_every)) {
-            self.current = self.current.doubled(&s.base, s.a_plus_cap);
-        }
-    }
-
-    /// The state after `n` samples from `self`, without simulating them (the rates do not
-    /// depend on the data): what a batch of GPU samples learns with.
-    pub fn after(mut self, s: &LrSchedule, n: u64) -> Self {
-        for _ in 0..n {
-            self.tick(s);
-        }
-        self
-    }
-}
 
 /// What one layer learns with, besides its architecture.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -12,8 +12,9 @@ use cortex_m::interrupt::Mutex;
 use hebb_core::encode::{EncodeScratch, encode};
 use hebb_core::layer::SimScratch;
 use hebb_core::model::Model;
+use hebb_core::schedule::{LrSchedule, LrState};
 use hebb_core::stdp::StdpParams;
-use hebb_core::training::{LrSchedule, LrState, SampleRule, SampleState, train_sample};
+use hebb_core::training::{SampleRule, SampleState, train_sample};
 use hebb_core::weights::WeightRow;
 use hebb_core::wta::Winner;
 

@@ -75,8 +75,8 @@ pub fn layer_train(l: &LayerConfig, i: usize) -> Result<LayerTrain, crate::confi
 
 impl LayerTrain {
     /// The layer's learning-rate schedule.
-    pub fn schedule(&self) -> hebb_core::training::LrSchedule {
-        hebb_core::training::LrSchedule {
+    pub fn schedule(&self) -> hebb_core::schedule::LrSchedule {
+        hebb_core::schedule::LrSchedule {
             base: self.stdp,
             double_every: self.double_every,
             a_plus_cap: self.a_plus_cap,

@@ -25,10 +25,10 @@ use hebb_core::local::hebbian::{self, Hebbian, Mean, StoreOptions, storkey_add, 
 use hebb_core::local::hopfield::{Activation, Dynamics, RecallOutcome, Tie, Update};
 use hebb_core::local::lif::{self, LifParams, LifState};
 use hebb_core::local::oja::{forward, oja_step, sanger_step};
-use hebb_core::local::schedule::{Decay, RateSchedule};
 use hebb_core::local::trace_stdp::{Bounds, Pairing, TraceStdp};
 use hebb_core::local::{activation, fixed};
 use hebb_core::rng::Rng;
+use hebb_core::schedule::{Decay, RateSchedule};
 use proptest::prelude::*;
 use rayon::prelude::*;
 

@@ -5,7 +5,7 @@
 use hebb_core::local::bcm::BcmParams;
 use hebb_core::local::fixed::{self, ONE};
 use hebb_core::local::rule::{BcmRule, OjaRule, RateRule, SangerRule};
-use hebb_core::local::schedule::{Decay, RateSchedule};
+use hebb_core::schedule::{Decay, RateSchedule};
 use hebb_tests::rate_conformance::check_rate_rule;
 
 fn sched(eta: f64) -> RateSchedule {

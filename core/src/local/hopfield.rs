@@ -4,7 +4,7 @@
 //!
 //! States: with the sign activation a state is `−1`, `+1` (or `0` under [`Tie::Zero`]); with
 //! tanh or sigmoid it is Q16 (`2^16` = 1.0). Weights are `n × n` `i32` within
-//! [`weight_bound`](super::hebbian::weight_bound), so a sign field `Σ_j W_ij s_j` is an exact
+//! [`super::hebbian::weight_bound`], so a sign field `Σ_j W_ij s_j` is an exact
 //! `i32` sum and a Q16 field an exact `i64` one: recall is exact and identical on every target.
 //! The threshold is in field units (the host converts a real `θ` with the weights' scale), so
 //! `s_i ← f(h_i − θ)`.

@@ -7,8 +7,8 @@
 use super::bcm::{BcmParams, bcm_step};
 use super::fixed;
 use super::oja::{oja_step, sanger_step};
-use super::schedule::RateSchedule;
 use crate::error::{Error, Result};
+use crate::schedule::RateSchedule;
 
 /// A rate-based rule on a `k × n` linear layer.
 pub trait RateRule {
@@ -40,7 +40,7 @@ fn rate(s: &RateSchedule, t: u64) -> f64 {
 }
 
 fn normalize_f64(row: &mut [f64]) {
-    let n = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let n = libm::sqrt(row.iter().map(|v| v * v).sum::<f64>());
     if n > 1.0 / f64::from(fixed::ONE) {
         row.iter_mut().for_each(|v| *v /= n);
     }

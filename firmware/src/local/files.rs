@@ -282,8 +282,8 @@ impl<'a> Rate<'a> {
     }
 
     /// The rate schedule (validated by the core).
-    pub fn schedule(&self) -> hebb_core::Result<hebb_core::local::schedule::RateSchedule> {
-        use hebb_core::local::schedule::{Decay, RateSchedule};
+    pub fn schedule(&self) -> hebb_core::Result<hebb_core::schedule::RateSchedule> {
+        use hebb_core::schedule::{Decay, RateSchedule};
         let decay = match self.decay {
             0 => Decay::Constant,
             1 => Decay::InverseTime { t0: self.decay_a },

@@ -79,7 +79,7 @@ impl FeatureSet {
 }
 
 /// Learning-rate state of the layer in training (part of a checkpoint): the core's.
-pub use hebb_core::training::LrState;
+pub use hebb_core::schedule::LrState;
 
 /// One layer's training job.
 #[derive(Debug, Clone, Copy)]

@@ -52,9 +52,9 @@ use hebb_core::local::fixed;
 use hebb_core::local::hebbian::{Hebbian, Mean, StoreOptions};
 use hebb_core::local::hopfield::{Activation, Dynamics, RecallOutcome, Tie, Update, overlap};
 use hebb_core::local::oja;
-use hebb_core::local::schedule::{Decay, RateSchedule};
 use hebb_core::model::CRC;
 use hebb_core::rng::Rng;
+use hebb_core::schedule::{Decay, RateSchedule};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,8 @@
 //! file names a `preset` and overrides keys, as for every family.
 
 use crate::config::{ConfigError, merge, parse_table};
-use hebb_core::local::{fixed, hebbian, hopfield, lif, schedule, trace_stdp};
+use hebb_core::local::{fixed, hebbian, hopfield, lif, trace_stdp};
+use hebb_core::schedule;
 use serde::{Deserialize, Serialize};
 
 /// Names of the built-in presets of this family.

@@ -1,13 +1,67 @@
-//! Learning-rate schedules of the rate rules: constant, `1/t` and exponential decay.
+//! Learning-rate schedules, every one a pure function of a sample count (so a resumed run
+//! continues with exactly the rates it would have had, and the host, the tests and the firmware
+//! agree bit for bit):
 //!
-//! The rate is a Q5.26 number recomputed from the sample count (never accumulated), so a resumed
-//! run continues with exactly the rate it would have had, and the host, the tests and the
-//! firmware agree bit for bit. (The doubling schedule of convolutional STDP is
-//! [`crate::training::LrSchedule`]; both are pure functions of a sample count.)
+//! * [`LrSchedule`] / [`LrState`]: convolutional STDP's `a±` (Q0.32), doubling every
+//!   `double_every` samples up to a cap (Kheradpisheh et al. 2018);
+//! * [`RateSchedule`]: the rate rules' `η` (Q5.26): constant, `1/t` or exponential decay.
 
-use super::fixed::FRAC;
 use crate::error::{Error, Result};
+use crate::local::fixed::FRAC;
+use crate::stdp::StdpParams;
 use serde::{Deserialize, Serialize};
+
+/// The learning-rate schedule of a layer: `a+` doubles every `double_every` samples up to
+/// `a_plus_cap` (Q0.32), keeping the ratio `a−/a+` of `base` (Kheradpisheh et al. 2018).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LrSchedule {
+    /// Rates at the start of the layer's training.
+    pub base: StdpParams,
+    /// Doubling period in samples (0: never).
+    pub double_every: u32,
+    /// Cap of `a+`, Q0.32.
+    pub a_plus_cap: u32,
+}
+
+/// Learning-rate state of the layer in training (part of a checkpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LrState {
+    /// Rates in use.
+    pub current: StdpParams,
+    /// Samples seen by this layer so far (drives the doubling schedule).
+    pub samples: u64,
+}
+
+impl LrState {
+    /// The state before the first sample of a layer.
+    pub fn start(s: &LrSchedule) -> Self {
+        Self {
+            current: s.base,
+            samples: 0,
+        }
+    }
+
+    /// Advances by one sample and applies the doubling schedule. SpykeTorch counts the sample
+    /// first, so sample number `double_every` already learns with the doubled rate.
+    #[inline]
+    pub fn tick(&mut self, s: &LrSchedule) {
+        self.samples = self.samples.saturating_add(1);
+        if s.double_every > 0 && self.samples.is_multiple_of(u64::from(s.double_every)) {
+            self.current = self.current.doubled(&s.base, s.a_plus_cap);
+        }
+    }
+
+    /// The state after `n` samples from `self`, without simulating them (the rates do not
+    /// depend on the data): what a batch of GPU samples learns with.
+    pub fn after(mut self, s: &LrSchedule, n: u64) -> Self {
+        for _ in 0..n {
+            self.tick(s);
+        }
+        self
+    }
+}
 
 /// How the rate changes with the number of samples seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
