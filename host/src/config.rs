@@ -29,8 +29,13 @@ pub enum ConfigError {
         reason: String,
     },
     /// The preset name is not in the table.
-    #[error("unknown preset `{0}` (known: {known})", known = PRESETS.join(", "))]
-    UnknownPreset(String),
+    #[error("unknown preset `{name}` (known: {known})")]
+    UnknownPreset {
+        /// The name asked for.
+        name: String,
+        /// The presets there are.
+        known: String,
+    },
 }
 
 /// Names of the built-in presets.
@@ -521,12 +526,21 @@ pub(crate) fn merge(base: &mut toml::Table, over: toml::Table) {
 }
 
 /// A preset's table with what it extends resolved (the chain is the table's, at most a few
-/// links, so no cycle guard is needed beyond the depth cap).
-fn preset_table(name: &str) -> Result<toml::Table, ConfigError> {
+/// links, so no cycle guard is needed beyond the depth cap): `lookup` gives a preset's TOML,
+/// `merge` lays a child over its parent, `known` names every preset for the error.
+pub(crate) fn resolve_preset(
+    name: &str,
+    lookup: impl Fn(&str) -> Option<&'static str>,
+    merge: impl Fn(&mut toml::Table, toml::Table),
+    known: &[&str],
+) -> Result<toml::Table, ConfigError> {
     let mut chain = Vec::new();
     let mut cur = name.to_owned();
     loop {
-        let text = preset_toml(&cur).ok_or_else(|| ConfigError::UnknownPreset(cur.clone()))?;
+        let text = lookup(&cur).ok_or_else(|| ConfigError::UnknownPreset {
+            name: cur.clone(),
+            known: known.join(", "),
+        })?;
         let mut t = parse_table(text)?;
         let next = match t.remove("extends") {
             Some(toml::Value::String(b)) => Some(b),
@@ -545,6 +559,27 @@ fn preset_table(name: &str) -> Result<toml::Table, ConfigError> {
     Ok(table)
 }
 
+/// A user's config table laid over the preset it names (if any).
+pub(crate) fn with_preset(
+    text: &str,
+    preset: impl Fn(&str) -> Result<toml::Table, ConfigError>,
+    merge: impl Fn(&mut toml::Table, toml::Table),
+) -> Result<toml::Table, ConfigError> {
+    let user = parse_table(text)?;
+    Ok(match user.get("preset") {
+        Some(toml::Value::String(p)) if !p.is_empty() => {
+            let mut base = preset(p)?;
+            merge(&mut base, user);
+            base
+        }
+        _ => user,
+    })
+}
+
+fn preset_table(name: &str) -> Result<toml::Table, ConfigError> {
+    resolve_preset(name, preset_toml, merge, PRESETS)
+}
+
 pub(crate) fn parse_table(text: &str) -> Result<toml::Table, ConfigError> {
     text.parse::<toml::Table>()
         .map_err(|e| ConfigError::Parse(e.to_string()))
@@ -558,16 +593,7 @@ impl TrainConfig {
 
     /// Parses a config file's text. If it names a `preset`, its keys override that preset's.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let user = parse_table(text)?;
-        let table = match user.get("preset") {
-            Some(toml::Value::String(p)) if !p.is_empty() => {
-                let mut base = preset_table(p)?;
-                merge(&mut base, user);
-                base
-            }
-            _ => user,
-        };
-        Self::from_table(table)
+        Self::from_table(with_preset(text, preset_table, merge)?)
     }
 
     fn from_table(table: toml::Table) -> Result<Self, ConfigError> {

@@ -154,6 +154,30 @@ fn refuse_changes_on_resume(a: &TrainArgs, home: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// The folder a resumed run writes to: the run the checkpoint belongs to (refused when it is
+/// finished, unless `--overwrite`), or a new one for a checkpoint copied out of its run.
+fn resume_folder(
+    a: &TrainArgs,
+    home: Option<PathBuf>,
+    ck: &Path,
+    output: &Path,
+) -> Result<RunFolder> {
+    match home {
+        Some(dir) => {
+            let f = RunFolder::open(&dir)?;
+            if dir.join("model.hebb").exists() && !a.overwrite {
+                bail!(
+                    "run {} is finished: resuming from {} would replace its model.hebb and metrics_final.json; pass --overwrite to do so, or copy the checkpoint out of the run and resume it with -n NEW_NAME",
+                    dir.display(),
+                    ck.display()
+                );
+            }
+            Ok(f)
+        }
+        None => RunFolder::create(output, a.name.as_deref(), a.overwrite),
+    }
+}
+
 /// The run folder a checkpoint belongs to: `<run>/checkpoints/<file>`.
 fn run_of_checkpoint(p: &Path) -> Option<PathBuf> {
     let dir = p.parent()?;
@@ -212,20 +236,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             let data = t.data_source().clone();
             let split = load(&data, true)?;
             t.check_data(&split)?;
-            let folder = match home {
-                Some(dir) => {
-                    let f = RunFolder::open(&dir)?;
-                    if dir.join("model.hebb").exists() && !a.overwrite {
-                        bail!(
-                            "run {} is finished: resuming from {} would replace its model.hebb and metrics_final.json; pass --overwrite to do so, or copy the checkpoint out of the run and resume it with -n NEW_NAME",
-                            dir.display(),
-                            ck.display()
-                        );
-                    }
-                    f
-                }
-                None => RunFolder::create(&output, a.name.as_deref(), a.overwrite)?,
-            };
+            let folder = resume_folder(&a, home, ck, &output)?;
             tracing::info!(
                 "resuming {} at layer {} epoch {} sample {}",
                 ck.display(),
@@ -346,20 +357,7 @@ fn train_rules(
             );
             let task = Task::build(&cfg.task, cfg.seed)?;
             t.check_data(&task)?;
-            let folder = match home {
-                Some(dir) => {
-                    let f = RunFolder::open(&dir)?;
-                    if dir.join("model.hebb").exists() && !a.overwrite {
-                        bail!(
-                            "run {} is finished: resuming from {} would replace its model.hebb and metrics_final.json; pass --overwrite to do so",
-                            dir.display(),
-                            ck.display()
-                        );
-                    }
-                    f
-                }
-                None => RunFolder::create(output, a.name.as_deref(), a.overwrite)?,
-            };
+            let folder = resume_folder(a, home, &ck, output)?;
             tracing::info!(
                 "resuming {} at epoch {} unit {}",
                 ck.display(),

@@ -2,7 +2,7 @@
 //! memories, the recall dynamics. Presets reproduce the CANNs examples on real data; a config
 //! file names a `preset` and overrides keys, as for every family.
 
-use crate::config::{ConfigError, merge, parse_table};
+use crate::config::{ConfigError, merge, resolve_preset, with_preset};
 use hebb_core::local::{fixed, hebbian, hopfield, lif, trace_stdp};
 use hebb_core::schedule;
 use serde::{Deserialize, Serialize};
@@ -222,34 +222,29 @@ pub enum PairingConfig {
     Nearest,
 }
 
+/// Options of Hebbian and anti-Hebbian storage (CANNs' names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Mean subtraction.
+    #[serde(default)]
+    pub mean: MeanConfig,
+    /// `W_ii = 0`.
+    #[serde(default = "yes")]
+    pub zero_diagonal: bool,
+    /// Divide by the pattern count.
+    #[serde(default = "yes")]
+    pub normalize: bool,
+}
+
 /// The learning rule (and the model it trains).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum RuleConfig {
     /// One-shot Hebbian storage into a Hopfield network.
-    Hebbian {
-        /// Mean subtraction.
-        #[serde(default)]
-        mean: MeanConfig,
-        /// `W_ii = 0`.
-        #[serde(default = "yes")]
-        zero_diagonal: bool,
-        /// Divide by the pattern count.
-        #[serde(default = "yes")]
-        normalize: bool,
-    },
+    Hebbian(StoreConfig),
     /// Anti-Hebbian storage (`−W`).
-    AntiHebbian {
-        /// Mean subtraction.
-        #[serde(default)]
-        mean: MeanConfig,
-        /// `W_ii = 0`.
-        #[serde(default = "yes")]
-        zero_diagonal: bool,
-        /// Divide by the pattern count.
-        #[serde(default = "yes")]
-        normalize: bool,
-    },
+    AntiHebbian(StoreConfig),
     /// Storkey's rule into a Hopfield network (correlated patterns).
     Storkey,
     /// Oja's rule on a linear layer.
@@ -616,27 +611,8 @@ init_std = 0.05
 }
 
 fn preset_table(name: &str) -> Result<toml::Table, ConfigError> {
-    let mut chain = Vec::new();
-    let mut cur = name.to_owned();
-    loop {
-        let text = preset_toml(&cur).ok_or_else(|| ConfigError::UnknownPreset(cur.clone()))?;
-        let mut t = parse_table(text)?;
-        let next = match t.remove("extends") {
-            Some(toml::Value::String(b)) => Some(b),
-            _ => None,
-        };
-        chain.push(t);
-        match next {
-            Some(b) if chain.len() < 8 => cur = b,
-            _ => break,
-        }
-    }
-    let mut table = chain.pop().unwrap_or_default();
-    while let Some(over) = chain.pop() {
-        // A rule or task of another kind replaces the whole table (its keys differ).
-        merge_kinds(&mut table, over);
-    }
-    Ok(table)
+    // A rule or task of another kind replaces the whole table (its keys differ).
+    resolve_preset(name, preset_toml, merge_kinds, PRESETS)
 }
 
 /// Merges `over` into `base`, replacing (not merging) a `task` or `rule` whose `kind` changes.
@@ -668,16 +644,7 @@ impl RulesConfig {
 
     /// Parses a config text; a named `preset` is the base its keys override.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let user = parse_table(text)?;
-        let table = match user.get("preset") {
-            Some(toml::Value::String(p)) if !p.is_empty() => {
-                let mut base = preset_table(p)?;
-                merge_kinds(&mut base, user);
-                base
-            }
-            _ => user,
-        };
-        Self::from_table(table)
+        Self::from_table(with_preset(text, preset_table, merge_kinds)?)
     }
 
     fn from_table(table: toml::Table) -> Result<Self, ConfigError> {
@@ -697,7 +664,7 @@ impl RulesConfig {
     pub fn is_hopfield(&self) -> bool {
         matches!(
             self.rule,
-            RuleConfig::Hebbian { .. } | RuleConfig::AntiHebbian { .. } | RuleConfig::Storkey
+            RuleConfig::Hebbian(_) | RuleConfig::AntiHebbian(_) | RuleConfig::Storkey
         )
     }
 
@@ -828,7 +795,7 @@ impl RulesConfig {
         }
         if matches!(
             self.rule,
-            RuleConfig::Hebbian { .. } | RuleConfig::AntiHebbian { .. }
+            RuleConfig::Hebbian(_) | RuleConfig::AntiHebbian(_)
         ) && self.epochs != 1
         {
             return Err(invalid(
@@ -896,29 +863,21 @@ impl RulesConfig {
                 Ok(v)
             }
         };
-        let store = |mean: &MeanConfig, zero_diagonal: bool, normalize: bool, anti: bool| {
+        let store = |c: &StoreConfig, anti: bool| {
             CoreRule::Hebbian(hebbian::StoreOptions {
-                mean: match mean {
+                mean: match c.mean {
                     MeanConfig::None => hebbian::Mean::None,
                     MeanConfig::Global => hebbian::Mean::Global,
                     MeanConfig::PerPattern => hebbian::Mean::PerPattern,
                 },
-                zero_diagonal,
-                normalize,
+                zero_diagonal: c.zero_diagonal,
+                normalize: c.normalize,
                 anti,
             })
         };
         Ok(match &self.rule {
-            RuleConfig::Hebbian {
-                mean,
-                zero_diagonal,
-                normalize,
-            } => store(mean, *zero_diagonal, *normalize, false),
-            RuleConfig::AntiHebbian {
-                mean,
-                zero_diagonal,
-                normalize,
-            } => store(mean, *zero_diagonal, *normalize, true),
+            RuleConfig::Hebbian(c) => store(c, false),
+            RuleConfig::AntiHebbian(c) => store(c, true),
             RuleConfig::Storkey => CoreRule::Storkey,
             RuleConfig::Oja {
                 outputs,

@@ -173,19 +173,24 @@ impl LocalRules {
                 cfg.task
             ),
         };
-        Ok(Self {
+        let st = TrainState {
+            epoch: 0,
+            pos: 0,
+            done: 0,
+            best: None,
+            history: Vec::new(),
+            weight_trace: Vec::new(),
+            run: Vec::new(),
+        };
+        Ok(Self::assemble(cfg, rule, model, st))
+    }
+
+    fn assemble(cfg: RulesConfig, rule: CoreRule, model: Model, st: TrainState) -> Self {
+        Self {
             cfg,
             rule,
             model,
-            st: TrainState {
-                epoch: 0,
-                pos: 0,
-                done: 0,
-                best: None,
-                history: Vec::new(),
-                weight_trace: Vec::new(),
-                run: Vec::new(),
-            },
+            st,
             progress: ProgressConfig::default(),
             hebb: None,
             components: Vec::new(),
@@ -193,7 +198,7 @@ impl LocalRules {
             last: serde_json::Value::Null,
             resid: Vec::new(),
             outs: Vec::new(),
-        })
+        }
     }
 
     /// Continues from a checkpoint's contents.
@@ -209,19 +214,7 @@ impl LocalRules {
             );
         }
         let rule = cfg.core_rule()?;
-        let t = Self {
-            cfg: cfg.clone(),
-            rule,
-            model: file.model,
-            st,
-            progress: ProgressConfig::default(),
-            hebb: None,
-            components: Vec::new(),
-            pattern_afferents: Vec::new(),
-            last: serde_json::Value::Null,
-            resid: Vec::new(),
-            outs: Vec::new(),
-        };
+        let t = Self::assemble(cfg.clone(), rule, file.model, st);
         Ok((t, cfg))
     }
 
