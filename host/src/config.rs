@@ -1047,7 +1047,16 @@ pub fn check_memory(
     net: &crate::net::Net,
     n_train: usize,
 ) -> anyhow::Result<()> {
-    let need = memory_estimate(net, cfg, n_train);
+    check_budget(
+        memory_estimate(net, cfg, n_train),
+        &format!("this network needs about {{need}} GiB for {n_train} training images"),
+        "use fewer maps, more pooling or less data",
+    )
+}
+
+/// Refuses work that needs more than the memory budget (`HEBB_MEMORY_LIMIT` bytes, else what the
+/// machine has available). `what` may hold `{need}`, replaced by the need in GiB.
+pub fn check_budget(need: u128, what: &str, advice: &str) -> anyhow::Result<()> {
     // HEBB_MEMORY_LIMIT (bytes) sets the budget, e.g. to share a machine.
     let have = std::env::var("HEBB_MEMORY_LIMIT")
         .ok()
@@ -1055,10 +1064,11 @@ pub fn check_memory(
         .or_else(available_memory)
         .unwrap_or(1 << 40);
     if need > have {
+        let gib = |b: u128| format!("{:.1}", b as f64 / f64::from(1u32 << 30));
         anyhow::bail!(
-            "this network needs about {:.1} GiB for {n_train} training images but {:.1} GiB are available: use fewer maps, more pooling or less data",
-            need as f64 / f64::from(1u32 << 30),
-            have as f64 / f64::from(1u32 << 30)
+            "{} but {} GiB are available: {advice}",
+            what.replace("{need}", &gib(need)),
+            gib(have)
         );
     }
     Ok(())

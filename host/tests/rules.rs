@@ -334,3 +334,98 @@ fn bad_configs_and_flags_are_refused_by_name() {
     );
     assert!(!d.runs_exist(), "a refused flag created a run folder");
 }
+
+/// A task larger than the memory budget is refused before anything is allocated or written
+/// (here 60,000 neurons: a 14 GB weight matrix, against a 1 GB budget).
+#[test]
+fn a_task_beyond_the_memory_budget_is_refused() {
+    let d = Dir::new();
+    let cfg = d.write(
+        "big.toml",
+        "preset = \"hopfield-random\"\n[task]\nneurons = 60000\npatterns = 10\n",
+    );
+    let runs = d.path("runs");
+    let o = Command::new(hebb_bin())
+        .args([
+            "train",
+            "-c",
+            &cfg,
+            "-o",
+            &runs,
+            "-n",
+            "big",
+            "--no-progress",
+        ])
+        .env("HEBB_MEMORY_LIMIT", (1u64 << 30).to_string())
+        .output()
+        .expect("running hebb");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("this task needs about") && e.contains("GiB are available"),
+        "{e}"
+    );
+    assert!(!d.runs_exist(), "a run folder was created");
+}
+
+/// `hebb predict` recalls a trained memory from noisy cues and writes every trajectory; `hebb
+/// inspect` describes the file; `eval` (a classifier command) and bad `predict` values are
+/// refused with messages that say why.
+#[test]
+fn predict_recalls_and_inspect_describes_a_memory() {
+    let d = Dir::new();
+    let cfg = d.write("hop.toml", HOPFIELD_SMALL);
+    assert!(d.train(&cfg, "hop", &[]).status.success());
+    let run = d.run("hop");
+    let run_s = run.to_str().unwrap();
+    let csv = d.path("traj.csv");
+    let o = hebb(&[
+        "predict", run_s, "--index", "0,2", "--noise", "0.25", "--out", &csv,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // 3 patterns at load 0.05 are recalled exactly from 25 % flipped cues.
+    assert!(out.contains("cue 0: overlap 0.500 -> 1.000"), "{out}");
+    assert!(out.contains("cue 2: overlap 0.500 -> 1.000"), "{out}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows[0], "cue,sweep,energy,overlap,state");
+    // Each cue: its start state, then one row per sweep; states are 64 signs.
+    let first: Vec<&str> = rows[1].split(',').collect();
+    assert_eq!((first[0], first[1], first[3]), ("0", "0", "0.5"));
+    assert_eq!(first[4].len(), 64);
+    let last_of_cue0 = rows.iter().filter(|r| r.starts_with("0,")).last().unwrap();
+    assert_eq!(last_of_cue0.split(',').nth(3), Some("1"));
+    // Energy falls along the recall.
+    let e: Vec<f64> = rows[1..]
+        .iter()
+        .filter(|r| r.starts_with("0,"))
+        .map(|r| r.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert!(e.windows(2).all(|w| w[1] <= w[0]), "{e:?}");
+
+    let o = hebb(&["inspect", &format!("{run_s}/model.hebb")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("Hopfield memory: 64 neurons, 3 patterns"),
+        "{out}"
+    );
+    assert!(out.contains("exported model (no training state)"), "{out}");
+
+    for (args, want) in [
+        (
+            vec!["predict", run_s, "--index", "3"],
+            "index 3 out of range (the memory stores 3 patterns)",
+        ),
+        (
+            vec!["predict", run_s, "--noise", "1.5"],
+            "--noise must be a fraction in [0, 1]",
+        ),
+        (vec!["eval", run_s], "is a local-rules model"),
+    ] {
+        let o = hebb(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+}

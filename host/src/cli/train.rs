@@ -377,6 +377,11 @@ fn train_rules(
                 cfg.seed = s;
             }
             cfg.validate()?;
+            crate::config::check_budget(
+                cfg.memory_estimate(),
+                "this task needs about {need} GiB",
+                "use fewer neurons, patterns, samples or steps",
+            )?;
             let task = Task::build(&cfg.task, cfg.seed)?;
             let t = LocalRules::new(cfg, &task)?;
             let folder = RunFolder::create(output, a.name.as_deref(), a.overwrite)?;

@@ -660,6 +660,39 @@ impl RulesConfig {
         toml::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// Bytes the run will hold at its peak (data, model, checkpoints in flight), from the config
+    /// alone, so a run too large for the machine is refused before it allocates.
+    pub fn memory_estimate(&self) -> u128 {
+        let u = |v: usize| v as u128;
+        match &self.task {
+            TaskConfig::RandomPatterns {
+                neurons,
+                patterns,
+                noise,
+                cues_per_pattern,
+            } => {
+                let n = u(*neurons);
+                // Weights (and a checkpoint copy, encoded), patterns, cues.
+                3 * 4 * n * n + n * u(*patterns) * (1 + u(noise.len()) * u(*cues_per_pattern))
+            }
+            TaskConfig::MnistDigits { .. } => 3 * 4 * 784 * 784 + (64 << 20),
+            TaskConfig::Gaussian { dim, samples, .. } => {
+                u(*dim) * u(*samples) * 12 + u(*dim) * u(*dim) * 24
+            }
+            TaskConfig::MnistImages { samples, side } => {
+                let d = u(side * side);
+                (64 << 20) + d * u(*samples) * 12 + d * d * 16
+            }
+            TaskConfig::Bars { size, samples, .. } => u(size * size) * u(*samples) * 12,
+            TaskConfig::SpikePattern {
+                inputs,
+                steps,
+                test_steps,
+                ..
+            } => u(*inputs) * (u(*steps) + u(*test_steps)) * 4 * 2,
+        }
+    }
+
     /// True when the rule stores patterns in a Hopfield network.
     pub fn is_hopfield(&self) -> bool {
         matches!(
