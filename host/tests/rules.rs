@@ -394,7 +394,7 @@ fn predict_recalls_and_inspect_describes_a_memory() {
     let first: Vec<&str> = rows[1].split(',').collect();
     assert_eq!((first[0], first[1], first[3]), ("0", "0", "0.5"));
     assert_eq!(first[4].len(), 64);
-    let last_of_cue0 = rows.iter().filter(|r| r.starts_with("0,")).last().unwrap();
+    let last_of_cue0 = rows.iter().rfind(|r| r.starts_with("0,")).unwrap();
     assert_eq!(last_of_cue0.split(',').nth(3), Some("1"));
     // Energy falls along the recall.
     let e: Vec<f64> = rows[1..]
