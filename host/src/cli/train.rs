@@ -315,6 +315,11 @@ fn rules_route(a: &TrainArgs) -> Result<Option<RulesRoute>> {
             if !rules_config::is_rules_config(&table) {
                 return Ok(None);
             }
+            if a.paper.is_some() {
+                tracing::warn!(
+                    "both --config and --paper given: the config file wins (name a `preset` inside it to start from one)"
+                );
+            }
             RulesConfig::from_toml_str(&text).with_context(|| format!("config {}", p.display()))?
         }
         (None, Some(name)) if rules_config::PRESETS.contains(&name.as_str()) => {
