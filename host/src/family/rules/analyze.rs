@@ -68,11 +68,18 @@ pub struct RecallSummary {
     pub energy_monotone: f64,
 }
 
-/// Recalls every cue (in parallel, deterministically) and summarises per cue kind.
-pub fn recall_summaries(h: &Hopfield, cues: &[Cue], labels: &[u8]) -> Result<Vec<RecallSummary>> {
+/// Recalls every cue (in parallel, deterministically) and summarises per cue kind; `bar`
+/// advances by one per cue.
+pub fn recall_summaries(
+    h: &Hopfield,
+    cues: &[Cue],
+    labels: &[u8],
+    bar: &indicatif::ProgressBar,
+) -> Result<Vec<RecallSummary>> {
     let results: Vec<(RecallAnalysis, bool)> = cues
         .par_iter()
         .map(|c| {
+            bar.inc(1);
             let s: Vec<i32> = c
                 .state
                 .iter()
@@ -226,11 +233,18 @@ pub struct Census {
     pub unsettled: usize,
 }
 
-/// Recalls from `starts` random ±1 states and sorts where they end.
-pub fn census(h: &Hopfield, starts: usize, seed: u64) -> Result<Census> {
+/// Recalls from `starts` random ±1 states and sorts where they end; `bar` advances by one per
+/// start.
+pub fn census(
+    h: &Hopfield,
+    starts: usize,
+    seed: u64,
+    bar: &indicatif::ProgressBar,
+) -> Result<Census> {
     let ends: Vec<(Vec<i32>, bool)> = (0..starts)
         .into_par_iter()
         .map(|i| {
+            bar.inc(1);
             let mut rng = Rng::new(seed ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
             let one = h.dynamics.one();
             let s: Vec<i32> = (0..h.n)
@@ -285,7 +299,7 @@ pub fn overlap_vs_noise(h: &Hopfield, noise: &[f64], seed: u64) -> Result<Vec<(f
                     state: super::task::flip(h.pattern(p), f, &mut rng),
                 })
                 .collect();
-            let s = recall_summaries(h, &cues, &[])?;
+            let s = recall_summaries(h, &cues, &[], &indicatif::ProgressBar::hidden())?;
             Ok((f, s.first().map_or(f64::NAN, |s| s.mean_overlap)))
         })
         .collect()

@@ -309,7 +309,9 @@ impl LocalRules {
     fn evaluate(&self, task: &Task, ctx: &Ctx<'_>) -> Result<(serde_json::Value, f64)> {
         Ok(match (&self.model, task) {
             (Model::Hopfield(h), Task::Patterns { cues, labels, .. }) => {
-                let summaries = analyze::recall_summaries(h, cues, labels)?;
+                let bar = ctx.bar(cues.len() as u64, "recalling the cues".into());
+                let summaries = analyze::recall_summaries(h, cues, labels, &bar)?;
+                bar.finish_and_clear();
                 ctx.check()?;
                 let stats = analyze::stats(h)?;
                 let crit = summaries.first().map_or(0.0, |s| s.mean_overlap);
@@ -595,7 +597,9 @@ impl Trainer for LocalRules {
             (Model::Hopfield(h), _) => {
                 let st = analyze::stats(h)?;
                 ctx.check()?;
-                let census = analyze::census(h, 200, self.cfg.seed ^ 0xCE45)?;
+                let bar = ctx.bar(200, "attractor census".into());
+                let census = analyze::census(h, 200, self.cfg.seed ^ 0xCE45, &bar)?;
+                bar.finish_and_clear();
                 if let Some(dir) = ctx.plots {
                     plots::final_hopfield(h, dir, self.cfg.seed).context("writing plots")?;
                 }
