@@ -429,3 +429,42 @@ fn predict_recalls_and_inspect_describes_a_memory() {
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// A checkpoint whose training state points past its epoch (a hand-edited file, re-framed
+/// with a valid CRC) is refused on resume with a message, before any training: never an index
+/// panic inside the epoch.
+#[test]
+fn a_checkpoint_past_its_epoch_is_refused() {
+    let d = Dir::new();
+    let cfg = d.write(
+        "oja.toml",
+        "preset = \"oja-gaussian\"\nepochs = 2\n[task]\ndim = 10\nvariances = [4.0]\nsamples = 3000\n",
+    );
+    let o = d.train(&cfg, "o", &["--stop-after-samples", "1000"]);
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let latest = d.run("o").join("checkpoints/checkpoint_latest.hebb");
+    let mut f = read_model(&latest);
+    let mut st: hebb::family::rules::TrainState = postcard::from_bytes(&f.state).unwrap();
+    st.pos = 3001;
+    f.state = postcard::to_stdvec(&st).unwrap();
+    let forged = d.path("forged.hebb");
+    std::fs::write(&forged, f.to_bytes().unwrap()).unwrap();
+    let runs = d.path("runs");
+    let o = hebb(&[
+        "train",
+        "--resume",
+        &forged,
+        "-o",
+        &runs,
+        "-n",
+        "again",
+        "--no-progress",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unit 3001 of an epoch of 3000"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.run("again").exists());
+}

@@ -244,6 +244,15 @@ impl LocalRules {
                 task.dim()
             );
         }
+        let (units, pos) = self.epoch_progress(task);
+        if pos > units {
+            bail!(
+                "training state: unit {pos} of an epoch of {units} (the checkpoint does not belong to this data)"
+            );
+        }
+        if self.st.pos > 0 && self.stages_done() {
+            bail!("training state: unit {pos} of an epoch after the last one");
+        }
         Ok(())
     }
 
