@@ -9,6 +9,7 @@
 //! All readers go through [`idx`], which validates every byte it is given.
 
 pub mod embedded;
+pub mod events;
 pub mod idx;
 
 use std::fmt;

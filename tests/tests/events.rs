@@ -1,0 +1,145 @@
+//! The event-file readers against hand-computed bytes, round trips and every refusal: a bad
+//! file gives an error that names the problem and where, never a panic.
+
+use hebb::data::events::{Event, EventError, Recording, csv, nmnist, npy};
+use hebb_core::rng::Rng;
+
+fn ev(t: u64, x: u16, y: u16, on: bool) -> Event {
+    Event { t, x, y, on }
+}
+
+#[test]
+fn nmnist_records_decode_by_hand() {
+    // x = 3, y = 5, ON, t = 0x010203; then an overflow record; then x = 1, y = 2, OFF, t = 10.
+    let bytes = [3, 5, 0x81, 0x02, 0x03, 0, 240, 0, 0, 0, 1, 2, 0x00, 0x00, 0x0A];
+    let e = nmnist::decode(&bytes).unwrap();
+    assert_eq!(e, vec![ev(0x01_0203, 3, 5, true), ev(10 + 8192, 1, 2, false)]);
+    // The top bit of byte 2 is the polarity, not part of the time.
+    let e = nmnist::decode(&[0, 0, 0xFF, 0xFF, 0xFF]).unwrap();
+    assert_eq!(e, vec![ev((1 << 23) - 1, 0, 0, true)]);
+}
+
+#[test]
+fn nmnist_round_trips_and_checks_the_sensor() {
+    let mut rng = Rng::new(3);
+    let mut t = 0u64;
+    let events: Vec<Event> = (0..2000)
+        .map(|_| {
+            t += rng.below(20_000);
+            ev(t, rng.below(34) as u16, rng.below(34) as u16, rng.below(2) == 1)
+        })
+        .collect();
+    assert!(t > 1 << 23, "the stream must need overflow records");
+    let bytes = nmnist::encode(&events).unwrap();
+    let r = nmnist::read(&bytes, 34, 34).unwrap();
+    assert_eq!(r.events, events);
+    assert_eq!(r.span(), Some((events[0].t, t)));
+    let e = nmnist::read(&bytes, 30, 34).unwrap_err();
+    assert!(matches!(e, EventError::OutOfSensor { width: 30, .. }), "{e}");
+    let e = nmnist::decode(&bytes[..bytes.len() - 2]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "N-MNIST .bin: {} bytes is not a whole number of 5-byte events (3 bytes left over)",
+            bytes.len() - 2
+        )
+    );
+    assert!(matches!(nmnist::read(&bytes, 0, 34), Err(EventError::EmptySensor { .. })));
+}
+
+#[test]
+fn recordings_are_time_ordered_and_windowed() {
+    let r = Recording::new("test", 4, 4, vec![ev(30, 0, 0, true), ev(10, 1, 1, false), ev(20, 2, 2, true)])
+        .unwrap();
+    assert_eq!(r.events.iter().map(|e| e.t).collect::<Vec<_>>(), [10, 20, 30]);
+    assert_eq!(r.window(15, 30), &[ev(20, 2, 2, true)]);
+    assert!(r.window(31, 40).is_empty());
+}
+
+/// A `.npy` file from a header dictionary and a body.
+fn npy_file(dict: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+#[test]
+fn npy_tables_and_records_decode() {
+    let events = vec![ev(5, 1, 2, true), ev(7, 3, 0, false)];
+    assert_eq!(npy::decode(&npy::encode(&events)).unwrap(), events);
+    // A structured array in another field order: t u4, x u2, y u2, p i1 (−1 = OFF).
+    let mut body = Vec::new();
+    for (t, x, y, p) in [(5u32, 1u16, 2u16, 1i8), (7, 3, 0, -1)] {
+        body.extend_from_slice(&t.to_le_bytes());
+        body.extend_from_slice(&x.to_le_bytes());
+        body.extend_from_slice(&y.to_le_bytes());
+        body.push(p as u8);
+    }
+    let dict = "{'descr': [('t', '<u4'), ('x', '<u2'), ('y', '<u2'), ('p', '|i1')], 'fortran_order': False, 'shape': (2,), }";
+    assert_eq!(npy::decode(&npy_file(dict, &body)).unwrap(), events);
+    // Fortran-order float64 table: columns stored one after another.
+    let cols: [[f64; 2]; 4] = [[1.0, 3.0], [2.0, 0.0], [5.0, 7.0], [1.0, 0.0]];
+    let body: Vec<u8> = cols.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    let dict = "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 4), }";
+    assert_eq!(npy::decode(&npy_file(dict, &body)).unwrap(), events);
+    // Big-endian int32, C order.
+    let body: Vec<u8> = [1i32, 2, 5, 1, 3, 0, 7, 0].iter().flat_map(|v| v.to_be_bytes()).collect();
+    let dict = "{'descr': '>i4', 'fortran_order': False, 'shape': (2, 4), }";
+    assert_eq!(npy::decode(&npy_file(dict, &body)).unwrap(), events);
+}
+
+#[test]
+fn npy_refusals_name_the_problem() {
+    let i8s = |v: &[i64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let table = "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 4), }";
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"PK\x03\x04".to_vec(), "no \\x93NUMPY magic"),
+        (npy_file(table, &i8s(&[1, 2, 3])), "declares 1 events (32 bytes) but 24 bytes follow"),
+        (npy_file(table, &i8s(&[1, 2, 3, 2])), "polarity 2 is not 0/1 or -1/+1"),
+        (npy_file(table, &i8s(&[1, 2, -3, 1])), "time -3 is negative"),
+        (npy_file(table, &i8s(&[-1, 2, 3, 1])), "x = -1 is not a pixel coordinate"),
+        (
+            npy_file(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 4), }",
+                &[0.0f32, 0.0, 0.0, 0.5].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>(),
+            ),
+            "is not an integer",
+        ),
+        (npy_file("{'descr': '<c16', 'fortran_order': False, 'shape': (1, 4), }", &[]), "unsupported dtype `<c16`"),
+        (npy_file("{'descr': 'é8', 'shape': (1, 4), }", &[]), "unsupported dtype"),
+        (npy_file("{'descr': '<i8', 'fortran_order': False, 'shape': (2, 3), }", &[]), "is not (n, 4)"),
+        (npy_file("{'descr': [('x', '<u2'), ('y', '<u2'), ('p', '<u2')], 'shape': (0,), }", &[]), "no field `t`"),
+        (npy_file("{'descr': '<i8', 'shape': (99999999999999999999999, 4), }", &[]), "integer too large"),
+        (npy_file(&format!("{}{}", "[".repeat(40), "]".repeat(40)), &[]), "nests too deep"),
+        (npy_file("{'descr': '<i8', 'shape': (1, 4)", &[]), "expected `,` or `}`"),
+    ];
+    for (bytes, want) in cases {
+        let e = npy::decode(&bytes).expect_err(want);
+        assert!(e.to_string().contains(want), "{want}: got {e}");
+    }
+}
+
+#[test]
+fn csv_with_and_without_a_header() {
+    let events = vec![ev(5, 1, 2, true), ev(7, 3, 0, false)];
+    let text = "# a comment\nt, x, y, p, extra\n5,1,2,1,9\n\n7,3,0,-1,9\n";
+    assert_eq!(csv::decode(text.as_bytes()).unwrap(), events);
+    assert_eq!(csv::decode(b"1,2,5,1\n3,0,7,0\n").unwrap(), events);
+    let r = csv::read(b"1,2,5,1\n3,0,7,0\n", 4, 3).unwrap();
+    assert_eq!((r.width, r.height, r.events.len()), (4, 3, 2));
+    for (text, want) in [
+        ("x,y,p\n1,2,1\n", "has no column `t`"),
+        ("1,2,5\n", "line 1: 3 columns, expected 4"),
+        ("x,y,t,p\n1,2,5.5,1\n", "line 2: `5.5` is not an integer"),
+        ("1,2,5,3\n", "line 1: polarity 3 is not 0/1 or -1/+1"),
+        ("1,-2,5,1\n", "line 1: -2 is not a pixel coordinate"),
+    ] {
+        let e = csv::decode(text.as_bytes()).expect_err(want);
+        assert!(e.to_string().contains(want), "{want}: got {e}");
+    }
+    let e = csv::read(b"9,0,1,1\n", 4, 4).unwrap_err();
+    assert_eq!(e.to_string(), "CSV: event 0 at (9, 0) lies outside the 4×4 sensor");
+    assert!(csv::decode(&[0xFF, 0xFE]).unwrap_err().to_string().contains("not UTF-8"));
+}
