@@ -11,9 +11,14 @@ fn ev(t: u64, x: u16, y: u16, on: bool) -> Event {
 #[test]
 fn nmnist_records_decode_by_hand() {
     // x = 3, y = 5, ON, t = 0x010203; then an overflow record; then x = 1, y = 2, OFF, t = 10.
-    let bytes = [3, 5, 0x81, 0x02, 0x03, 0, 240, 0, 0, 0, 1, 2, 0x00, 0x00, 0x0A];
+    let bytes = [
+        3, 5, 0x81, 0x02, 0x03, 0, 240, 0, 0, 0, 1, 2, 0x00, 0x00, 0x0A,
+    ];
     let e = nmnist::decode(&bytes).unwrap();
-    assert_eq!(e, vec![ev(0x01_0203, 3, 5, true), ev(10 + 8192, 1, 2, false)]);
+    assert_eq!(
+        e,
+        vec![ev(0x01_0203, 3, 5, true), ev(10 + 8192, 1, 2, false)]
+    );
     // The top bit of byte 2 is the polarity, not part of the time.
     let e = nmnist::decode(&[0, 0, 0xFF, 0xFF, 0xFF]).unwrap();
     assert_eq!(e, vec![ev((1 << 23) - 1, 0, 0, true)]);
@@ -26,7 +31,12 @@ fn nmnist_round_trips_and_checks_the_sensor() {
     let events: Vec<Event> = (0..2000)
         .map(|_| {
             t += rng.below(20_000);
-            ev(t, rng.below(34) as u16, rng.below(34) as u16, rng.below(2) == 1)
+            ev(
+                t,
+                rng.below(34) as u16,
+                rng.below(34) as u16,
+                rng.below(2) == 1,
+            )
         })
         .collect();
     assert!(t > 1 << 23, "the stream must need overflow records");
@@ -35,7 +45,10 @@ fn nmnist_round_trips_and_checks_the_sensor() {
     assert_eq!(r.events, events);
     assert_eq!(r.span(), Some((events[0].t, t)));
     let e = nmnist::read(&bytes, 30, 34).unwrap_err();
-    assert!(matches!(e, EventError::OutOfSensor { width: 30, .. }), "{e}");
+    assert!(
+        matches!(e, EventError::OutOfSensor { width: 30, .. }),
+        "{e}"
+    );
     let e = nmnist::decode(&bytes[..bytes.len() - 2]).unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -44,14 +57,25 @@ fn nmnist_round_trips_and_checks_the_sensor() {
             bytes.len() - 2
         )
     );
-    assert!(matches!(nmnist::read(&bytes, 0, 34), Err(EventError::EmptySensor { .. })));
+    assert!(matches!(
+        nmnist::read(&bytes, 0, 34),
+        Err(EventError::EmptySensor { .. })
+    ));
 }
 
 #[test]
 fn recordings_are_time_ordered_and_windowed() {
-    let r = Recording::new("test", 4, 4, vec![ev(30, 0, 0, true), ev(10, 1, 1, false), ev(20, 2, 2, true)])
-        .unwrap();
-    assert_eq!(r.events.iter().map(|e| e.t).collect::<Vec<_>>(), [10, 20, 30]);
+    let r = Recording::new(
+        "test",
+        4,
+        4,
+        vec![ev(30, 0, 0, true), ev(10, 1, 1, false), ev(20, 2, 2, true)],
+    )
+    .unwrap();
+    assert_eq!(
+        r.events.iter().map(|e| e.t).collect::<Vec<_>>(),
+        [10, 20, 30]
+    );
     assert_eq!(r.window(15, 30), &[ev(20, 2, 2, true)]);
     assert!(r.window(31, 40).is_empty());
 }
@@ -81,11 +105,18 @@ fn npy_tables_and_records_decode() {
     assert_eq!(npy::decode(&npy_file(dict, &body)).unwrap(), events);
     // Fortran-order float64 table: columns stored one after another.
     let cols: [[f64; 2]; 4] = [[1.0, 3.0], [2.0, 0.0], [5.0, 7.0], [1.0, 0.0]];
-    let body: Vec<u8> = cols.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    let body: Vec<u8> = cols
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let dict = "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 4), }";
     assert_eq!(npy::decode(&npy_file(dict, &body)).unwrap(), events);
     // Big-endian int32, C order.
-    let body: Vec<u8> = [1i32, 2, 5, 1, 3, 0, 7, 0].iter().flat_map(|v| v.to_be_bytes()).collect();
+    let body: Vec<u8> = [1i32, 2, 5, 1, 3, 0, 7, 0]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
     let dict = "{'descr': '>i4', 'fortran_order': False, 'shape': (2, 4), }";
     assert_eq!(npy::decode(&npy_file(dict, &body)).unwrap(), events);
 }
@@ -96,24 +127,69 @@ fn npy_refusals_name_the_problem() {
     let table = "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 4), }";
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (b"PK\x03\x04".to_vec(), "no \\x93NUMPY magic"),
-        (npy_file(table, &i8s(&[1, 2, 3])), "declares 1 events (32 bytes) but 24 bytes follow"),
-        (npy_file(table, &i8s(&[1, 2, 3, 2])), "polarity 2 is not 0/1 or -1/+1"),
+        (
+            npy_file(table, &i8s(&[1, 2, 3])),
+            "declares 1 events (32 bytes) but 24 bytes follow",
+        ),
+        (
+            npy_file(table, &i8s(&[1, 2, 3, 2])),
+            "polarity 2 is not 0/1 or -1/+1",
+        ),
         (npy_file(table, &i8s(&[1, 2, -3, 1])), "time -3 is negative"),
-        (npy_file(table, &i8s(&[-1, 2, 3, 1])), "x = -1 is not a pixel coordinate"),
+        (
+            npy_file(table, &i8s(&[-1, 2, 3, 1])),
+            "x = -1 is not a pixel coordinate",
+        ),
         (
             npy_file(
                 "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 4), }",
-                &[0.0f32, 0.0, 0.0, 0.5].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>(),
+                &[0.0f32, 0.0, 0.0, 0.5]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect::<Vec<u8>>(),
             ),
             "is not an integer",
         ),
-        (npy_file("{'descr': '<c16', 'fortran_order': False, 'shape': (1, 4), }", &[]), "unsupported dtype `<c16`"),
-        (npy_file("{'descr': 'é8', 'shape': (1, 4), }", &[]), "unsupported dtype"),
-        (npy_file("{'descr': '<i8', 'fortran_order': False, 'shape': (2, 3), }", &[]), "is not (n, 4)"),
-        (npy_file("{'descr': [('x', '<u2'), ('y', '<u2'), ('p', '<u2')], 'shape': (0,), }", &[]), "no field `t`"),
-        (npy_file("{'descr': '<i8', 'shape': (99999999999999999999999, 4), }", &[]), "integer too large"),
-        (npy_file(&format!("{}{}", "[".repeat(40), "]".repeat(40)), &[]), "nests too deep"),
-        (npy_file("{'descr': '<i8', 'shape': (1, 4)", &[]), "expected `,` or `}`"),
+        (
+            npy_file(
+                "{'descr': '<c16', 'fortran_order': False, 'shape': (1, 4), }",
+                &[],
+            ),
+            "unsupported dtype `<c16`",
+        ),
+        (
+            npy_file("{'descr': 'é8', 'shape': (1, 4), }", &[]),
+            "unsupported dtype",
+        ),
+        (
+            npy_file(
+                "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 3), }",
+                &[],
+            ),
+            "is not (n, 4)",
+        ),
+        (
+            npy_file(
+                "{'descr': [('x', '<u2'), ('y', '<u2'), ('p', '<u2')], 'shape': (0,), }",
+                &[],
+            ),
+            "no field `t`",
+        ),
+        (
+            npy_file(
+                "{'descr': '<i8', 'shape': (99999999999999999999999, 4), }",
+                &[],
+            ),
+            "integer too large",
+        ),
+        (
+            npy_file(&format!("{}{}", "[".repeat(40), "]".repeat(40)), &[]),
+            "nests too deep",
+        ),
+        (
+            npy_file("{'descr': '<i8', 'shape': (1, 4)", &[]),
+            "expected `,` or `}`",
+        ),
     ];
     for (bytes, want) in cases {
         let e = npy::decode(&bytes).expect_err(want);
@@ -140,6 +216,60 @@ fn csv_with_and_without_a_header() {
         assert!(e.to_string().contains(want), "{want}: got {e}");
     }
     let e = csv::read(b"9,0,1,1\n", 4, 4).unwrap_err();
-    assert_eq!(e.to_string(), "CSV: event 0 at (9, 0) lies outside the 4×4 sensor");
-    assert!(csv::decode(&[0xFF, 0xFE]).unwrap_err().to_string().contains("not UTF-8"));
+    assert_eq!(
+        e.to_string(),
+        "CSV: event 0 at (9, 0) lies outside the 4×4 sensor"
+    );
+    assert!(
+        csv::decode(&[0xFF, 0xFE])
+            .unwrap_err()
+            .to_string()
+            .contains("not UTF-8")
+    );
+}
+
+/// Generated N-MNIST-like recordings of the embedded digits have the statistics of real
+/// N-MNIST samples (the reference's calibration: 3,823 ± 815 events, 486 distinct pixels, 51 %
+/// ON; one real sample: 4,325 events, 452 pixels, 49.6 % ON) and its three-saccade time profile:
+/// event rates peak mid-leg and fall at the turns.
+#[test]
+fn saccade_recordings_look_like_nmnist() {
+    use hebb::data::events::saccade::{SaccadeParams, record};
+    let split = hebb::data::embedded::load().unwrap();
+    let p = SaccadeParams::default();
+    let (mut counts, mut on, mut pixels) = (Vec::new(), 0usize, 0usize);
+    let mut profile = [0usize; 32];
+    let n = 40;
+    for i in 0..n {
+        let mut rng = Rng::new(1000 + i as u64);
+        let r = record(split.train.image(i), 28, 28, &p, &mut rng).unwrap();
+        counts.push(r.events.len());
+        on += r.events.iter().filter(|e| e.on).count();
+        let mut seen = std::collections::HashSet::new();
+        for e in &r.events {
+            seen.insert((e.x, e.y));
+            profile[((e.t / 10_000) as usize).min(31)] += 1;
+        }
+        pixels += seen.len();
+        // Same digit, same seed: the same recording.
+        if i == 0 {
+            let again = record(split.train.image(0), 28, 28, &p, &mut Rng::new(1000)).unwrap();
+            assert_eq!(again, r);
+        }
+    }
+    let mean = counts.iter().sum::<usize>() as f64 / n as f64;
+    let on_frac = on as f64 / counts.iter().sum::<usize>() as f64;
+    let px = pixels as f64 / n as f64;
+    eprintln!(
+        "events {mean:.0} (min {} max {}), ON {on_frac:.3}, pixels {px:.0}, profile {profile:?}",
+        counts.iter().min().unwrap(),
+        counts.iter().max().unwrap()
+    );
+    assert!((2_500.0..5_500.0).contains(&mean), "{mean}");
+    assert!((0.45..0.57).contains(&on_frac), "{on_frac}");
+    assert!((380.0..600.0).contains(&px), "{px}");
+    // Mid-leg (≈ 52, 157, 262 ms) against the turns (105, 210 ms).
+    for (mid, turn) in [(5, 10), (15, 10), (15, 21), (26, 21)] {
+        assert!(profile[mid] > 2 * profile[turn], "{profile:?}");
+    }
 }

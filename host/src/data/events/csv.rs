@@ -24,7 +24,10 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Event>, EventError> {
     if let Some(&(_, first)) = lines.peek()
         && first.split(',').any(|c| c.trim().parse::<i64>().is_err())
     {
-        let names: Vec<String> = first.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
+        let names: Vec<String> = first
+            .split(',')
+            .map(|c| c.trim().to_ascii_lowercase())
+            .collect();
         for (k, alias) in [
             &["x"][..],
             &["y"][..],
@@ -63,9 +66,15 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Event>, EventError> {
         };
         let (x, y, t, p) = (num(0)?, num(1)?, num(2)?, num(3)?);
         let on = polarity(p).ok_or_else(|| bad(format!("polarity {p} is not 0/1 or -1/+1")))?;
-        let coord = |c: i64| u16::try_from(c).map_err(|_| bad(format!("{c} is not a pixel coordinate")));
+        let coord =
+            |c: i64| u16::try_from(c).map_err(|_| bad(format!("{c} is not a pixel coordinate")));
         let t = u64::try_from(t).map_err(|_| bad(format!("time {t} is negative")))?;
-        events.push(Event { t, x: coord(x)?, y: coord(y)?, on });
+        events.push(Event {
+            t,
+            x: coord(x)?,
+            y: coord(y)?,
+            on,
+        });
     }
     Ok(events)
 }

@@ -5,6 +5,7 @@
 //! * [`nmnist`]: N-MNIST / N-Caltech101 `.bin` (5 bytes per event, with the overflow record);
 //! * [`npy`]: plain event arrays in NumPy `.npy` files (an `n × 4` array or a structured array
 //!   with fields `x`, `y`, `t`, `p`);
+//! * [`saccade`]: N-MNIST-like recordings of still images, generated;
 //! * [`csv`]: CSV text with `x, y, t, p` columns (named in a header, in any order, or in that
 //!   order without one).
 //!
@@ -14,6 +15,7 @@
 pub mod csv;
 pub mod nmnist;
 pub mod npy;
+pub mod saccade;
 
 use std::path::Path;
 
@@ -53,7 +55,9 @@ pub enum EventError {
         reason: String,
     },
     /// The length is not a whole number of records.
-    #[error("{format}: {len} bytes is not a whole number of {record}-byte events ({extra} bytes left over)")]
+    #[error(
+        "{format}: {len} bytes is not a whole number of {record}-byte events ({extra} bytes left over)"
+    )]
     PartialRecord {
         /// The format.
         format: &'static str,
@@ -120,7 +124,9 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, EventError> {
     };
     let f = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
-    f.take(MAX_EVENT_FILE + 1).read_to_end(&mut bytes).map_err(io)?;
+    f.take(MAX_EVENT_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     if bytes.len() as u64 > MAX_EVENT_FILE {
         return Err(EventError::Io {
             path: path.display().to_string(),

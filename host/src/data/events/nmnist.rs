@@ -60,7 +60,10 @@ pub fn encode(events: &[Event]) -> Result<Vec<u8>, EventError> {
             return Err(EventError::BadValue {
                 format: "N-MNIST .bin",
                 index,
-                what: format!("({}, {}) cannot be written in one byte each (y = 240 is reserved)", e.x, e.y),
+                what: format!(
+                    "({}, {}) cannot be written in one byte each (y = 240 is reserved)",
+                    e.x, e.y
+                ),
             });
         }
         if e.t < last {

@@ -17,8 +17,15 @@ fn bad(what: impl Into<String>) -> EventError {
 /// One scalar type of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scalar {
-    Int { size: usize, signed: bool, big: bool },
-    Float { size: usize, big: bool },
+    Int {
+        size: usize,
+        signed: bool,
+        big: bool,
+    },
+    Float {
+        size: usize,
+        big: bool,
+    },
 }
 
 impl Scalar {
@@ -42,10 +49,20 @@ impl Scalar {
             .parse()
             .map_err(|_| bad(format!("unsupported dtype `{descr}`")))?;
         match (k, size) {
-            ("i", 1 | 2 | 4 | 8) => Ok(Self::Int { size, signed: true, big }),
-            ("u" | "b", 1 | 2 | 4 | 8) => Ok(Self::Int { size, signed: false, big }),
+            ("i", 1 | 2 | 4 | 8) => Ok(Self::Int {
+                size,
+                signed: true,
+                big,
+            }),
+            ("u" | "b", 1 | 2 | 4 | 8) => Ok(Self::Int {
+                size,
+                signed: false,
+                big,
+            }),
             ("f", 4 | 8) => Ok(Self::Float { size, big }),
-            _ => Err(bad(format!("unsupported dtype `{descr}` (integers, floats, bool)"))),
+            _ => Err(bad(format!(
+                "unsupported dtype `{descr}` (integers, floats, bool)"
+            ))),
         }
     }
     fn size(self) -> usize {
@@ -201,9 +218,17 @@ impl Parser<'_> {
 #[derive(Debug)]
 enum Layout {
     /// `n × 4` of one scalar type, columns x, y, t, p.
-    Table { rows: usize, scalar: Scalar, fortran: bool },
+    Table {
+        rows: usize,
+        scalar: Scalar,
+        fortran: bool,
+    },
     /// `n` records; field offsets of x, y, t, p and the record size.
-    Records { rows: usize, fields: [(usize, Scalar); 4], itemsize: usize },
+    Records {
+        rows: usize,
+        fields: [(usize, Scalar); 4],
+        itemsize: usize,
+    },
 }
 
 fn header(bytes: &[u8]) -> Result<(Layout, usize), EventError> {
@@ -226,7 +251,11 @@ fn header(bytes: &[u8]) -> Result<(Layout, usize), EventError> {
     let text = bytes
         .get(start..start.saturating_add(len))
         .ok_or_else(|| bad("truncated header"))?;
-    let mut p = Parser { s: text, i: 0, depth: 0 };
+    let mut p = Parser {
+        s: text,
+        i: 0,
+        depth: 0,
+    };
     let Lit::Dict(d) = p.value()? else {
         return Err(bad("header is not a dictionary"));
     };
@@ -245,13 +274,21 @@ fn header(bytes: &[u8]) -> Result<(Layout, usize), EventError> {
     let layout = match get("descr") {
         Some(Lit::Str(s)) => {
             let &[rows, 4] = shape.as_slice() else {
-                return Err(bad(format!("shape {shape:?} is not (n, 4): columns x, y, t, p")));
+                return Err(bad(format!(
+                    "shape {shape:?} is not (n, 4): columns x, y, t, p"
+                )));
             };
-            Layout::Table { rows, scalar: Scalar::parse(s)?, fortran }
+            Layout::Table {
+                rows,
+                scalar: Scalar::parse(s)?,
+                fortran,
+            }
         }
         Some(Lit::Seq(fields)) => {
             let &[rows] = shape.as_slice() else {
-                return Err(bad(format!("a structured array must be 1-D, not {shape:?}")));
+                return Err(bad(format!(
+                    "a structured array must be 1-D, not {shape:?}"
+                )));
             };
             let mut found: [Option<(usize, Scalar)>; 4] = [None; 4];
             let mut off = 0usize;
@@ -259,7 +296,8 @@ fn header(bytes: &[u8]) -> Result<(Layout, usize), EventError> {
                 let Lit::Seq(f) = f else {
                     return Err(bad("a structured field is not a (name, dtype) pair"));
                 };
-                let (Some(Lit::Str(name)), Some(Lit::Str(ty)), 2) = (f.first(), f.get(1), f.len()) else {
+                let (Some(Lit::Str(name)), Some(Lit::Str(ty)), 2) = (f.first(), f.get(1), f.len())
+                else {
                     return Err(bad("a structured field is not a (name, dtype) pair"));
                 };
                 let sc = Scalar::parse(ty)?;
@@ -279,11 +317,22 @@ fn header(bytes: &[u8]) -> Result<(Layout, usize), EventError> {
                 off += sc.size();
             }
             let names = ["x", "y", "t", "p"];
-            let mut out = [(0, Scalar::Int { size: 1, signed: false, big: false }); 4];
+            let mut out = [(
+                0,
+                Scalar::Int {
+                    size: 1,
+                    signed: false,
+                    big: false,
+                },
+            ); 4];
             for (k, f) in found.iter().enumerate() {
                 out[k] = f.ok_or_else(|| bad(format!("no field `{}`", names[k])))?;
             }
-            Layout::Records { rows, fields: out, itemsize: off }
+            Layout::Records {
+                rows,
+                fields: out,
+                itemsize: off,
+            }
         }
         _ => return Err(bad("header has no descr")),
     };
@@ -309,12 +358,20 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Event>, EventError> {
     }
     let value = |i: usize, col: usize| -> Option<i64> {
         match &layout {
-            Layout::Table { scalar, fortran, .. } => {
+            Layout::Table {
+                scalar, fortran, ..
+            } => {
                 let s = scalar.size();
-                let k = if *fortran { col * rows + i } else { i * 4 + col };
+                let k = if *fortran {
+                    col * rows + i
+                } else {
+                    i * 4 + col
+                };
                 scalar.read(&data[k * s..(k + 1) * s])
             }
-            Layout::Records { fields, itemsize, .. } => {
+            Layout::Records {
+                fields, itemsize, ..
+            } => {
                 let (off, sc) = fields[col];
                 let at = i * itemsize + off;
                 sc.read(&data[at..at + sc.size()])
@@ -332,13 +389,24 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Event>, EventError> {
             })?;
         }
         let [x, y, t, p] = v;
-        let bad_value = |what: String| EventError::BadValue { format: FORMAT, index: i, what };
-        let on = polarity(p).ok_or_else(|| bad_value(format!("polarity {p} is not 0/1 or -1/+1")))?;
+        let bad_value = |what: String| EventError::BadValue {
+            format: FORMAT,
+            index: i,
+            what,
+        };
+        let on =
+            polarity(p).ok_or_else(|| bad_value(format!("polarity {p} is not 0/1 or -1/+1")))?;
         let coord = |c: i64, name: &str| {
-            u16::try_from(c).map_err(|_| bad_value(format!("{name} = {c} is not a pixel coordinate")))
+            u16::try_from(c)
+                .map_err(|_| bad_value(format!("{name} = {c} is not a pixel coordinate")))
         };
         let t = u64::try_from(t).map_err(|_| bad_value(format!("time {t} is negative")))?;
-        events.push(Event { t, x: coord(x, "x")?, y: coord(y, "y")?, on });
+        events.push(Event {
+            t,
+            x: coord(x, "x")?,
+            y: coord(y, "y")?,
+            on,
+        });
     }
     Ok(events)
 }
@@ -350,7 +418,10 @@ pub fn read(bytes: &[u8], width: u16, height: u16) -> Result<Recording, EventErr
 
 /// Writes events as an `n × 4` little-endian `i64` array (x, y, t, p with p in 0/1).
 pub fn encode(events: &[Event]) -> Vec<u8> {
-    let dict = format!("{{'descr': '<i8', 'fortran_order': False, 'shape': ({}, 4), }}", events.len());
+    let dict = format!(
+        "{{'descr': '<i8', 'fortran_order': False, 'shape': ({}, 4), }}",
+        events.len()
+    );
     // Pad the header with spaces to a multiple of 64 bytes, ending in a newline.
     let unpadded = 10 + dict.len() + 1;
     let pad = (64 - unpadded % 64) % 64;
