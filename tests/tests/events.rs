@@ -273,3 +273,72 @@ fn saccade_recordings_look_like_nmnist() {
         assert!(profile[mid] > 2 * profile[turn], "{profile:?}");
     }
 }
+
+/// A voxel grid computed by hand: time bins over the recording's span (a boundary event goes to
+/// the lower bin, the last event to the last bin), coordinates scaled with ties to even,
+/// polarity split, and per-bin normalisation.
+#[test]
+fn voxel_grid_by_hand() {
+    use hebb::data::events::voxel::{VoxelParams, grid};
+    let r = Recording::new(
+        "test",
+        5,
+        3,
+        vec![
+            ev(100, 0, 0, true),
+            ev(150, 4, 2, false),
+            ev(200, 2, 1, true),
+            ev(125, 1, 0, true),
+        ],
+    )
+    .unwrap();
+    let p = VoxelParams {
+        bins: 4,
+        width: 3,
+        height: 2,
+        split_polarity: true,
+        normalize: false,
+    };
+    let g = grid(&r, &p);
+    assert_eq!(g.len(), 4 * 2 * 2 * 3);
+    let at = |b: usize, c: usize, y: usize, x: usize| g[((b * 2 + c) * 2 + y) * 3 + x];
+    // t = 100 and t = 125 (exactly on the first boundary) in bin 0; x = 1 → 0.5 → 0.
+    assert_eq!(at(0, 0, 0, 0), 2.0);
+    // t = 150 → bin 1, OFF channel, (4, 2) → (2, 1).
+    assert_eq!(at(1, 1, 1, 2), 1.0);
+    // t = 200 → bin 3, (2, 1) → (1, 0.5 → 0).
+    assert_eq!(at(3, 0, 0, 1), 1.0);
+    assert_eq!(g.iter().sum::<f32>(), 4.0);
+    let n = grid(
+        &r,
+        &VoxelParams {
+            normalize: true,
+            ..p
+        },
+    );
+    assert_eq!(n[0], 1.0);
+    assert_eq!(n.iter().sum::<f32>(), 3.0);
+    // One channel: polarities together.
+    let one = grid(
+        &r,
+        &VoxelParams {
+            split_polarity: false,
+            ..p
+        },
+    );
+    assert_eq!(one.len(), 4 * 2 * 3);
+    assert_eq!(one.iter().sum::<f32>(), 4.0);
+    // Every event at one time: bin T/2.
+    let same = Recording::new("test", 5, 3, vec![ev(7, 0, 0, true), ev(7, 4, 2, true)]).unwrap();
+    let g = grid(
+        &same,
+        &VoxelParams {
+            split_polarity: false,
+            ..p
+        },
+    );
+    assert_eq!(g[2 * 6..3 * 6].iter().sum::<f32>(), 2.0);
+    // Empty recording: zeros.
+    let empty = Recording::new("test", 5, 3, vec![]).unwrap();
+    assert!(grid(&empty, &p).iter().all(|&v| v == 0.0));
+}

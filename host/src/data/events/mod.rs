@@ -6,6 +6,7 @@
 //! * [`npy`]: plain event arrays in NumPy `.npy` files (an `n × 4` array or a structured array
 //!   with fields `x`, `y`, `t`, `p`);
 //! * [`saccade`]: N-MNIST-like recordings of still images, generated;
+//! * [`voxel`]: voxel grids (time bins × polarity × raster), as SpikeSEG feeds its first layer;
 //! * [`csv`]: CSV text with `x, y, t, p` columns (named in a header, in any order, or in that
 //!   order without one).
 //!
@@ -16,6 +17,7 @@ pub mod csv;
 pub mod nmnist;
 pub mod npy;
 pub mod saccade;
+pub mod voxel;
 
 use std::path::Path;
 
