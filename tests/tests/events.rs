@@ -342,3 +342,99 @@ fn voxel_grid_by_hand() {
     let empty = Recording::new("test", 5, 3, vec![]).unwrap();
     assert!(grid(&empty, &p).iter().all(|&v| v == 0.0));
 }
+
+/// EBSSA recordings in MAT files written by SciPy (an independent writer), uncompressed and
+/// compressed: the events with 0-based coordinates in time order, the object labels, and the
+/// sensor check; MAT files written by hebb's own writer read back; damaged files are refused.
+#[test]
+fn ebssa_mat_files_read() {
+    use hebb::data::events::mat::{read_ebssa, variables, write_structs};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    for f in ["ebssa_tiny.mat", "ebssa_tiny_z.mat"] {
+        let bytes = std::fs::read(dir.join(f)).unwrap();
+        let (r, labels) = read_ebssa(&bytes, 240, 180).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert_eq!(
+            r.events,
+            vec![
+                ev(10, 4, 1, false),
+                ev(20, 239, 179, true),
+                ev(30, 0, 0, true)
+            ],
+            "{f}"
+        );
+        assert_eq!(labels.len(), 2);
+        assert_eq!(
+            (labels[0].t, labels[0].x, labels[0].y, labels[0].id),
+            (10_000, 9.5, 19.0, 1)
+        );
+        assert_eq!((labels[1].x, labels[1].y), (10.25, 20.5));
+        // The ATIS-size event does not fit a smaller sensor: an error, not a rescale.
+        let e = read_ebssa(&bytes, 200, 180).unwrap_err();
+        assert!(
+            e.to_string().contains("lies outside the 200×180 sensor"),
+            "{e}"
+        );
+    }
+    let own = write_structs(&[(
+        "TD",
+        vec![
+            ("x", vec![3.0]),
+            ("y", vec![4.0]),
+            ("p", vec![-1.0]),
+            ("ts", vec![7.0]),
+        ],
+    )]);
+    let (r, labels) = read_ebssa(&own, 10, 10).unwrap();
+    assert_eq!(r.events, vec![ev(7, 2, 3, false)]);
+    assert!(labels.is_empty());
+    assert_eq!(variables(&own).unwrap().len(), 1);
+    let zero_based = write_structs(&[(
+        "TD",
+        vec![
+            ("x", vec![0.0]),
+            ("y", vec![4.0]),
+            ("p", vec![1.0]),
+            ("ts", vec![7.0]),
+        ],
+    )]);
+    let e = read_ebssa(&zero_based, 10, 10).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("TD.x = 0 is not a 1-based pixel coordinate"),
+        "{e}"
+    );
+    let uneven = write_structs(&[(
+        "TD",
+        vec![
+            ("x", vec![1.0, 2.0]),
+            ("y", vec![4.0]),
+            ("p", vec![1.0]),
+            ("ts", vec![7.0]),
+        ],
+    )]);
+    assert!(
+        read_ebssa(&uneven, 10, 10)
+            .unwrap_err()
+            .to_string()
+            .contains("differ in length")
+    );
+    let no_td = write_structs(&[("Obj", vec![("x", vec![1.0])])]);
+    assert!(
+        read_ebssa(&no_td, 10, 10)
+            .unwrap_err()
+            .to_string()
+            .contains("no structure `TD`")
+    );
+    let mut truncated = std::fs::read(dir.join("ebssa_tiny.mat")).unwrap();
+    truncated.truncate(300);
+    assert!(read_ebssa(&truncated, 240, 180).is_err());
+    let mut hdf5 = vec![0u8; 512];
+    hdf5.extend_from_slice(b"\x89HDF\r\n\x1a\n");
+    assert!(variables(&hdf5).unwrap_err().to_string().contains("-v7.3"));
+    assert!(
+        variables(b"short")
+            .unwrap_err()
+            .to_string()
+            .contains("128-byte header")
+    );
+}

@@ -2,6 +2,7 @@
 //! refusing a bad file with an error that names what is wrong and where, never panicking and
 //! never allocating more than the file can hold.
 //!
+//! * [`mat`]: MATLAB level-5 MAT files and EBSSA recordings (`TD` events, `Obj` labels);
 //! * [`nmnist`]: N-MNIST / N-Caltech101 `.bin` (5 bytes per event, with the overflow record);
 //! * [`npy`]: plain event arrays in NumPy `.npy` files (an `n × 4` array or a structured array
 //!   with fields `x`, `y`, `t`, `p`);
@@ -14,6 +15,7 @@
 //! the format and checked for every event, never rescaled silently.
 
 pub mod csv;
+pub mod mat;
 pub mod nmnist;
 pub mod npy;
 pub mod saccade;
