@@ -438,3 +438,44 @@ fn ebssa_mat_files_read() {
             .contains("128-byte header")
     );
 }
+
+/// A compressed MAT element that inflates far beyond the file (a zip bomb) is refused before it
+/// can exhaust memory; out-of-range generator parameters are refused.
+#[test]
+fn bombs_and_bad_generator_parameters_are_refused() {
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&vec![0u8; 64 << 20]).unwrap();
+    let packed = z.finish().unwrap();
+    let mut file = hebb::data::events::mat::write_structs(&[]);
+    file.extend_from_slice(&15u32.to_le_bytes());
+    file.extend_from_slice(&(packed.len() as u32).to_le_bytes());
+    file.extend_from_slice(&packed);
+    let e = hebb::data::events::mat::variables(&file).unwrap_err();
+    assert!(e.to_string().contains("decompresses to more than"), "{e}");
+
+    use hebb::data::events::saccade::{SaccadeParams, record};
+    let img = vec![0u8; 28 * 28];
+    for p in [
+        SaccadeParams {
+            leg_us: 0,
+            ..SaccadeParams::default()
+        },
+        SaccadeParams {
+            step_us: 0,
+            ..SaccadeParams::default()
+        },
+        SaccadeParams {
+            sensor: 0,
+            ..SaccadeParams::default()
+        },
+        SaccadeParams {
+            threshold: (f64::NAN, 0.03),
+            ..SaccadeParams::default()
+        },
+    ] {
+        let e = record(&img, 28, 28, &p, &mut Rng::new(1)).unwrap_err();
+        assert!(e.to_string().contains("parameters out of range"), "{e}");
+    }
+    assert!(record(&img, 27, 28, &SaccadeParams::default(), &mut Rng::new(1)).is_err());
+}

@@ -12,8 +12,11 @@ use super::{Event, EventError, Recording};
 use std::io::Read;
 
 const FORMAT: &str = "MAT";
-/// Largest decompressed element (bytes).
+/// Largest total decompressed size (bytes), and the largest ratio to the file's size: event
+/// data compresses a few times, so a file that inflates far more is refused before it can
+/// exhaust memory.
 const MAX_INFLATE: u64 = 4 << 30;
+const MAX_RATIO: u64 = 64;
 
 fn bad(what: impl Into<String>) -> EventError {
     EventError::Malformed {
@@ -214,6 +217,7 @@ pub fn variables(bytes: &[u8]) -> Result<Vec<Variable>, EventError> {
     };
     let mut vars = Vec::new();
     let mut inflated_total = 0u64;
+    let budget = MAX_INFLATE.min((bytes.len() as u64).saturating_mul(MAX_RATIO) + (1 << 20));
     while !c.done() {
         let (outer, data) = c.element()?;
         let (ty, owned);
@@ -221,12 +225,14 @@ pub fn variables(bytes: &[u8]) -> Result<Vec<Variable>, EventError> {
             15 => {
                 let mut out = Vec::new();
                 flate2::read::ZlibDecoder::new(data)
-                    .take(MAX_INFLATE.saturating_sub(inflated_total) + 1)
+                    .take(budget.saturating_sub(inflated_total) + 1)
                     .read_to_end(&mut out)
                     .map_err(|e| bad(format!("compressed element: {e}")))?;
                 inflated_total += out.len() as u64;
-                if inflated_total > MAX_INFLATE {
-                    return Err(bad("decompresses to more than 4 GiB"));
+                if inflated_total > budget {
+                    return Err(bad(format!(
+                        "decompresses to more than {budget} bytes ({MAX_RATIO}× the file, at most 4 GiB)"
+                    )));
                 }
                 owned = out;
                 let mut inner = Cursor { b: &owned, at: 0 };

@@ -148,6 +148,30 @@ pub fn record(
             what: format!("an image of {} pixels is not {w}×{h}", img.len()),
         });
     }
+    let valid = p.sensor > 0
+        && p.leg_us > 0
+        && p.step_us > 0
+        && p.step_us <= p.leg_us
+        && p.blur.is_finite()
+        && p.blur <= 8.0
+        && p.levels.0.is_finite()
+        && p.levels.1.is_finite()
+        && p.levels.0 >= 0.0
+        && p.threshold.0.is_finite()
+        && p.threshold.0 > 0.0
+        && p.threshold.1.is_finite()
+        && p.noise_hz.is_finite()
+        && p.noise_hz >= 0.0
+        && [p.origin.0, p.origin.1].iter().all(|v| v.is_finite())
+        && p.path.iter().all(|(a, b)| a.is_finite() && b.is_finite());
+    if !valid {
+        return Err(EventError::Malformed {
+            format: "saccade generator",
+            what: "parameters out of range (sensor, leg and step ≥ 1 with step ≤ leg, finite \
+                   levels, blur ≤ 8, a positive threshold, noise ≥ 0)"
+                .into(),
+        });
+    }
     let (black, white) = p.levels;
     let dn: Vec<f64> = img
         .iter()
