@@ -86,10 +86,15 @@ pub fn dot_wide(a: &[i32], b: &[i32]) -> i64 {
             .map(|(&x, &y)| i64::from(x) * i64::from(y))
             .sum();
     }
-    // Otherwise each product's high and low 32 bits are summed apart (exact for 2^31 terms),
-    // then joined and saturated once.
+    exact_sum(a.iter().zip(b).map(|(&x, &y)| (x, y)))
+}
+
+/// `Σ x·y` over pairs of `i32`, exact, saturated once to `i64`: each product's high and low 32
+/// bits are summed apart (exact for 2^31 terms), then joined.
+#[inline]
+pub fn exact_sum(pairs: impl Iterator<Item = (i32, i32)>) -> i64 {
     let (mut hi, mut lo) = (0i64, 0i64);
-    for (&x, &y) in a.iter().zip(b) {
+    for (x, y) in pairs {
         let p = i64::from(x) * i64::from(y);
         hi += p >> 32;
         lo += p & 0xFFFF_FFFF;
@@ -102,16 +107,12 @@ pub fn dot_wide(a: &[i32], b: &[i32]) -> i64 {
 /// result is the same exact sum.
 #[inline]
 pub fn dot_sparse(a: &[i32], b: &[i32]) -> i32 {
-    let (mut hi, mut lo) = (0i64, 0i64);
-    for (&x, &y) in a.iter().zip(b) {
-        if y != 0 {
-            let p = i64::from(x) * i64::from(y);
-            hi += p >> 32;
-            lo += p & 0xFFFF_FFFF;
-        }
-    }
-    let total = (i128::from(hi) << 32) + i128::from(lo);
-    narrow(total.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+    narrow(exact_sum(
+        a.iter()
+            .zip(b)
+            .filter(|(_, y)| **y != 0)
+            .map(|(&x, &y)| (x, y)),
+    ))
 }
 
 /// Euclidean norm of a vector, Q5.26 (the square root of a Q10.52 sum of squares is Q5.26).

@@ -153,16 +153,9 @@ pub fn step(
     for (vi, row) in v.iter_mut().zip(w.chunks_exact(n)) {
         let input = match active {
             Some(act) => {
-                let sum: i128 = act
-                    .iter()
-                    .filter_map(|&j| {
-                        Some(
-                            i128::from(*row.get(usize::from(j))?)
-                                * i128::from(*x.get(usize::from(j))?),
-                        )
-                    })
-                    .sum();
-                fixed::narrow(sum.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+                fixed::narrow(fixed::exact_sum(act.iter().filter_map(|&j| {
+                    Some((*row.get(usize::from(j))?, *x.get(usize::from(j))?))
+                })))
             }
             None => fixed::dot_sparse(row, x),
         };
