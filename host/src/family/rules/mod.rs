@@ -65,6 +65,8 @@ pub struct LocalRules {
     /// Scratch of the linear rules (residuals, outputs), kept to avoid allocating per sample.
     resid: Vec<i128>,
     outs: Vec<i32>,
+    /// The sample order of the epoch in progress (rate rules), drawn once per epoch.
+    order: Option<(u32, Vec<u32>)>,
 }
 
 impl std::fmt::Debug for LocalRules {
@@ -198,6 +200,7 @@ impl LocalRules {
             last: serde_json::Value::Null,
             resid: Vec::new(),
             outs: Vec::new(),
+            order: None,
         }
     }
 
@@ -539,13 +542,26 @@ impl Trainer for LocalRules {
             (Model::Linear(_), Task::Vectors { dim, x, .. }) => {
                 let d = *dim;
                 let m = x.len() / d;
-                let mut order: Vec<u32> = (0..m as u32).collect();
-                Rng::new(epoch_seed(self.cfg.seed, self.st.epoch)).shuffle(&mut order);
-                for &i in &order[from as usize..until as usize] {
+                let epoch = self.st.epoch;
+                if self.order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                    let mut order: Vec<u32> = (0..m as u32).collect();
+                    Rng::new(epoch_seed(self.cfg.seed, epoch)).shuffle(&mut order);
+                    self.order = Some((epoch, order));
+                }
+                // Taken out while the steps borrow the trainer, then put back.
+                let order = self.order.take();
+                let ids = order
+                    .as_ref()
+                    .map_or(&[][..], |(_, o)| &o[from as usize..until as usize]);
+                let stepped = ids.iter().try_for_each(|&i| {
                     let i = i as usize;
+                    // The rate is that of sample number `done`, counted after the step.
                     self.linear_step(&x[i * d..(i + 1) * d])?;
                     self.st.done += 1;
-                }
+                    anyhow::Ok(())
+                });
+                self.order = order;
+                stepped?;
             }
             (Model::Spiking(s), Task::Spikes { train, .. }) => {
                 let mut spikes = vec![0u8; s.k];
