@@ -105,10 +105,7 @@ fn recall(a: &PredictArgs, path: &std::path::Path) -> Result<i32> {
     for &i in &idx {
         let target = h.pattern(i);
         let cue = rules::task::flip(target, a.noise, &mut rng);
-        let s: Vec<i32> = cue
-            .iter()
-            .map(|&v| i32::from(v) * h.dynamics.one())
-            .collect();
+        let s = h.state_of_pattern(&cue);
         let traj = h.trajectory(&s)?;
         for (k, st) in traj.states.iter().enumerate() {
             let state: String = st

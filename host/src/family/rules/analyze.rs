@@ -80,11 +80,7 @@ pub fn recall_summaries(
         .par_iter()
         .map(|c| {
             bar.inc(1);
-            let s: Vec<i32> = c
-                .state
-                .iter()
-                .map(|&v| i32::from(v) * h.dynamics.one())
-                .collect();
+            let s = h.state_of_pattern(&c.state);
             let r = h.recall(&s)?;
             let mono = r
                 .energies
@@ -177,12 +173,7 @@ pub fn stats(h: &Hopfield) -> Result<HopfieldStats> {
         }
     }
     let states: Vec<Vec<i32>> = (0..h.patterns())
-        .map(|p| {
-            h.pattern(p)
-                .iter()
-                .map(|&v| i32::from(v) * h.dynamics.one())
-                .collect()
-        })
+        .map(|p| h.state_of_pattern(h.pattern(p)))
         .collect();
     let energies = states
         .iter()
@@ -246,10 +237,7 @@ pub fn census(
         .map(|i| {
             bar.inc(1);
             let mut rng = Rng::new(seed ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
-            let one = h.dynamics.one();
-            let s: Vec<i32> = (0..h.n)
-                .map(|_| if rng.next_u64() >> 63 == 1 { one } else { -one })
-                .collect();
+            let s = h.state_of_pattern(&super::task::random_pm1(&mut rng, h.n));
             let r = h.recall(&s)?;
             Ok((r.state, r.outcome.converged))
         })

@@ -36,12 +36,6 @@ fn rate(units: u64, min_s: f64, mut f: impl FnMut() -> Result<()>) -> Result<f64
     Ok((reps * units) as f64 / t.elapsed().as_secs_f64())
 }
 
-fn pm1(rng: &mut Rng, len: usize) -> Vec<i8> {
-    (0..len)
-        .map(|_| if rng.next_u64() >> 63 == 1 { 1 } else { -1 })
-        .collect()
-}
-
 fn gaussian(rng: &mut Rng, m: usize, d: usize) -> Vec<i32> {
     (0..m * d)
         .map(|i| {
@@ -62,7 +56,7 @@ pub fn measure(min_s: f64) -> Result<Vec<Row>> {
     // Hopfield storage, N = 1000: one matmul-equivalent per call, as CANNs' kernel.
     let n = 1000;
     for p in [100usize, 200] {
-        let pats = pm1(&mut rng, n * p);
+        let pats = super::task::random_pm1(&mut rng, n * p);
         let mut w = vec![0i32; n * n];
         let r = rate(p as u64, min_s, || {
             let plan = hebbian::Hebbian::plan(&pats, n, p, hebbian::StoreOptions::default())?;
@@ -88,7 +82,7 @@ pub fn measure(min_s: f64) -> Result<Vec<Row>> {
     // Hopfield recall, N = 1000, P = 100: 20 synchronous sweeps per cue, as CANNs; and the
     // same cues with early stopping.
     let p = 100;
-    let pats = pm1(&mut rng, n * p);
+    let pats = super::task::random_pm1(&mut rng, n * p);
     let plan = hebbian::Hebbian::plan(&pats, n, p, hebbian::StoreOptions::default())?;
     let mut bits = vec![0u64; n * plan.words()];
     let mut sums = vec![0i64; n];

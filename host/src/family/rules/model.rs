@@ -175,6 +175,12 @@ impl Hopfield {
         Ok(e2 as f64 / 2.0 * self.unit / (self.one() * self.one()))
     }
 
+    /// The state of a ±1 pattern (±1, or ±1.0 in Q16 for continuous activations).
+    pub fn state_of_pattern(&self, p: &[i8]) -> Vec<i32> {
+        let one = self.dynamics.one();
+        p.iter().map(|&v| i32::from(v) * one).collect()
+    }
+
     /// Converts a ±1 (or, for continuous activations, [−1, 1]) cue to a state.
     pub fn state_of(&self, cue: &[f64]) -> Result<Vec<i32>> {
         if cue.len() != self.n {

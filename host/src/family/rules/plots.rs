@@ -183,10 +183,7 @@ pub fn final_hopfield(h: &Hopfield, dir: &Path, seed: u64) -> Result<()> {
     let mut series = Vec::new();
     for p in 0..h.patterns().min(5) {
         let cue = super::task::flip(h.pattern(p), 0.25, &mut rng);
-        let s: Vec<i32> = cue
-            .iter()
-            .map(|&v| i32::from(v) * h.dynamics.one())
-            .collect();
+        let s = h.state_of_pattern(&cue);
         let r = h.recall(&s)?;
         series.push((
             format!("pattern {p}"),

@@ -113,6 +113,13 @@ impl Task {
     }
 }
 
+/// `len` random ±1 values, each sign with probability ½ (the top bit of a draw).
+pub fn random_pm1(rng: &mut Rng, len: usize) -> Vec<i8> {
+    (0..len)
+        .map(|_| if rng.next_u64() >> 63 == 1 { 1 } else { -1 })
+        .collect()
+}
+
 /// Flips exactly `⌊f·n⌋` distinct bits of `p`.
 pub fn flip(p: &[i8], f: f64, rng: &mut Rng) -> Vec<i8> {
     let n = p.len();
@@ -251,9 +258,7 @@ impl Task {
                 cues_per_pattern,
             } => {
                 let n = *neurons;
-                let stored: Vec<i8> = (0..n * patterns)
-                    .map(|_| if rng.next_u64() >> 63 == 1 { 1 } else { -1 })
-                    .collect();
+                let stored = random_pm1(&mut rng, n * patterns);
                 let mut cues = Vec::new();
                 for &f in noise {
                     for p in 0..*patterns {
