@@ -559,6 +559,15 @@ pub(crate) fn resolve_preset(
     Ok(table)
 }
 
+/// A resolved table as a config type (unknown keys and wrong types are [`ConfigError::Parse`]).
+pub(crate) fn decode_table<T: serde::de::DeserializeOwned>(
+    table: toml::Table,
+) -> Result<T, ConfigError> {
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))
+}
+
 /// A user's config table laid over the preset it names (if any).
 pub(crate) fn with_preset(
     text: &str,
@@ -597,9 +606,7 @@ impl TrainConfig {
     }
 
     fn from_table(table: toml::Table) -> Result<Self, ConfigError> {
-        let cfg: TrainConfig = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        let cfg: TrainConfig = decode_table(table)?;
         cfg.validate()?;
         Ok(cfg)
     }

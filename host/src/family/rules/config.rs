@@ -2,7 +2,7 @@
 //! memories, the recall dynamics. Presets reproduce the CANNs examples on real data; a config
 //! file names a `preset` and overrides keys, as for every family.
 
-use crate::config::{ConfigError, merge, resolve_preset, with_preset};
+use crate::config::{ConfigError, decode_table, merge, resolve_preset, with_preset};
 use hebb_core::local::{fixed, hebbian, hopfield, lif, trace_stdp};
 use hebb_core::schedule;
 use serde::{Deserialize, Serialize};
@@ -648,9 +648,7 @@ impl RulesConfig {
     }
 
     fn from_table(table: toml::Table) -> Result<Self, ConfigError> {
-        let cfg: RulesConfig = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        let cfg: RulesConfig = decode_table(table)?;
         cfg.validate()?;
         Ok(cfg)
     }
