@@ -8,6 +8,8 @@
 //! ranked by flat index, lowest first, so the code is deterministic on every back end.
 
 use crate::error::{Error, Result, head, head_mut};
+use crate::events::voxel::{Binning, Norm, level};
+use crate::events::window::WindowParams;
 use crate::geometry::Shape;
 use crate::spikes::{MAX_STEPS, NEVER};
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,46 @@ pub enum EncodeMode {
     /// The frame is presented as is: every non-zero response spikes at step 0.
     // Model files store the variant index (postcard), not the name: keep the order.
     AllAtFirstStep,
+    /// Event-camera input: the "image" is a voxel grid of `steps` bins (see
+    /// [`crate::events::voxel`]), each bin the input current of a leaky layer of filter maps that
+    /// fire once (SpikeSEG's conv1).
+    Events(EventEncoding),
+}
+
+/// The leaky, fire-once filter layer that turns a voxel grid into first-spike times.
+///
+/// At step `s` the bin's counts become Q16 levels ([`Norm`]), every filter is correlated with
+/// every channel ("same" zero padding) and the result is the current `I`; then
+/// `V ← max(0, V + I − λ)` and a neuron that has not fired and has `V ≥ θ` fires at step `s`.
+/// Potentials are exact (Q32 in `i64`: no rounding anywhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct EventEncoding {
+    /// Input channels per bin: 1 (polarities together) or 2 (ON, OFF).
+    pub channels: u8,
+    /// Each channel gets its own maps (`n_filters × channels` maps, channel-major) rather than
+    /// the filters summing over channels (`n_filters` maps, SpikeSEG's conv1).
+    pub split_channels: bool,
+    /// What a count presents to the filters.
+    pub norm: Norm,
+    /// Threshold θ (Q16 input units, > 0).
+    pub theta: i32,
+    /// Subtractive leak λ per step (Q16, ≥ 0).
+    pub leak: i32,
+    /// How a window of events is cut into the `steps` bins (the host and the firmware build
+    /// the voxel grid with it).
+    pub binning: Binning,
+    /// Length of the windows a recording is cut into (µs; 0: a recording is one sample).
+    pub window_us: u32,
+    /// Stride of the windows (µs; ≥ 1 when `window_us > 0`).
+    pub stride_us: u32,
+}
+
+impl EventEncoding {
+    /// The windows a stream is cut into, if any.
+    pub fn windows(&self) -> Option<WindowParams> {
+        WindowParams::new(u64::from(self.window_us), u64::from(self.stride_us)).ok()
+    }
 }
 
 /// Parameters of the input encoder as plain data, before validation: the wire form of
@@ -133,13 +175,30 @@ impl EncoderParams {
     pub const fn mode(&self) -> EncodeMode {
         self.mode
     }
-    /// Shape of the encoded spike-time map (`n_filters × h × w`), the first layer's input.
-    pub const fn output(&self) -> Shape {
-        Shape::new(self.n_filters as u16, self.h, self.w)
+    /// Maps of the encoded spike-time map: the filters, times the channels when each event
+    /// channel has its own.
+    pub const fn maps(&self) -> usize {
+        match self.mode {
+            EncodeMode::Events(e) if e.split_channels => self.n_filters as usize * e.channels as usize,
+            _ => self.n_filters as usize,
+        }
     }
-    /// Number of encoded input neurons (`n_filters × h × w`).
+    /// Shape of the encoded spike-time map (`maps × h × w`), the first layer's input.
+    pub const fn output(&self) -> Shape {
+        Shape::new(self.maps() as u16, self.h, self.w)
+    }
+    /// Number of encoded input neurons (`maps × h × w`).
     pub const fn n_out(&self) -> usize {
-        self.n_filters as usize * self.h as usize * self.w as usize
+        self.maps() * self.h as usize * self.w as usize
+    }
+    /// Bytes of one input sample: an `h × w` image, or for [`EncodeMode::Events`] a voxel grid
+    /// of `steps × channels × h × w` counts.
+    pub const fn n_in(&self) -> usize {
+        let plane = self.h as usize * self.w as usize;
+        match self.mode {
+            EncodeMode::Events(e) => self.steps as usize * e.channels as usize * plane,
+            _ => plane,
+        }
     }
     /// Number of kernel values (`n_filters × k × k`).
     pub const fn n_kernel(&self) -> usize {
@@ -175,7 +234,33 @@ impl TryFrom<EncoderParamsRaw> for EncoderParams {
                 "encoder: normalisation radius must be <= 100",
             ));
         }
-        if u64::from(r.h) * u64::from(r.w) * u64::from(r.n_filters) > (1 << 24) {
+        let mut maps = u64::from(r.n_filters);
+        if let EncodeMode::Events(e) = r.mode {
+            if !(1..=2).contains(&e.channels) {
+                return Err(Error::InvalidParam("event encoder: channels must be 1 or 2"));
+            }
+            if e.theta <= 0 {
+                return Err(Error::InvalidParam("event encoder: threshold must be > 0"));
+            }
+            if e.leak < 0 {
+                return Err(Error::InvalidParam("event encoder: leak must be >= 0"));
+            }
+            if r.norm_radius != 0 || r.threshold != 0 {
+                return Err(Error::InvalidParam(
+                    "event encoder: response threshold and normalisation radius must be 0",
+                ));
+            }
+            if e.binning == (Binning::FixedDt { dt_us: 0 }) {
+                return Err(Error::InvalidParam("event encoder: bin duration must be >= 1 µs"));
+            }
+            if e.window_us > 0 && e.stride_us == 0 {
+                return Err(Error::InvalidParam("event encoder: window stride must be >= 1 µs"));
+            }
+            if e.split_channels {
+                maps *= u64::from(e.channels);
+            }
+        }
+        if u64::from(r.h) * u64::from(r.w) * maps > (1 << 24) {
             return Err(Error::InvalidParam("encoder: input too large"));
         }
         Ok(Self {
@@ -255,6 +340,9 @@ pub fn encode(
     s: &mut EncodeScratch<'_>,
     times: &mut [u8],
 ) -> Result<usize> {
+    if let EncodeMode::Events(e) = p.mode {
+        return encode_events(p, &e, kernels, image, s, times);
+    }
     // Every size below is non-zero and small (validated parameters): `chunks_exact` never gets
     // a zero length and no product overflows.
     let (h, w, k) = (p.h as usize, p.w as usize, p.k as usize);
@@ -392,7 +480,7 @@ pub fn encode(
     let keys = keys.get_mut(..n).unwrap_or(&mut []);
     let t = p.steps as usize;
     match p.mode {
-        EncodeMode::AllAtFirstStep => {
+        EncodeMode::AllAtFirstStep | EncodeMode::Events(_) => {
             for &kv in keys.iter() {
                 if let Some(c) = times.get_mut(!(kv as u32) as usize) {
                     *c = 0;
@@ -416,4 +504,75 @@ pub fn encode(
             Ok(spiking)
         }
     }
+}
+
+/// [`encode`] for [`EncodeMode::Events`]: `grid` is `steps × channels × h × w` counts; the
+/// potentials live in `s.keys` (as `i64` bit patterns).
+fn encode_events(
+    p: &EncoderParams,
+    e: &EventEncoding,
+    kernels: &[i32],
+    grid: &[u8],
+    s: &mut EncodeScratch<'_>,
+    times: &mut [u8],
+) -> Result<usize> {
+    let (h, w, k) = (p.h as usize, p.w as usize, p.k as usize);
+    let (plane, nf, ch) = (h * w, p.n_filters as usize, e.channels as usize);
+    let n_out = p.n_out();
+    let kernels = head("kernels", kernels, p.n_kernel())?;
+    let grid = head("voxel grid", grid, p.n_in())?;
+    let v = head_mut("keys", &mut *s.keys, n_out)?;
+    let times = head_mut("times", times, n_out)?;
+    v.fill(0);
+    times.fill(NEVER);
+    let pad = p.pad as usize;
+    let (theta, leak) = (i64::from(e.theta) << 16, i64::from(e.leak) << 16);
+    let mut spiking = 0;
+    for (step, bin) in grid.chunks_exact(ch * plane).enumerate() {
+        let max = bin.iter().copied().max().unwrap_or(0);
+        for (c, frame) in bin.chunks_exact(plane).enumerate() {
+            for (i, &count) in frame.iter().enumerate() {
+                if count == 0 {
+                    continue;
+                }
+                let x_in = i64::from(level(e.norm, count, max));
+                let (iy, ix) = (i / w, i % w);
+                for (f, ker) in kernels.chunks_exact(k * k).enumerate() {
+                    let map = if e.split_channels { c * nf + f } else { f };
+                    let base = map * plane;
+                    // Output (oy, ox) reads input (oy + ky − pad, ox + kx − pad).
+                    for (ky, krow) in ker.chunks_exact(k).enumerate() {
+                        let Some(oy) = (iy + pad).checked_sub(ky).filter(|&y| y < h) else {
+                            continue;
+                        };
+                        for (kx, &kv) in krow.iter().enumerate() {
+                            if kv == 0 {
+                                continue;
+                            }
+                            let Some(ox) = (ix + pad).checked_sub(kx).filter(|&x| x < w) else {
+                                continue;
+                            };
+                            if let Some(cell) = v.get_mut(base + oy * w + ox) {
+                                *cell = (*cell as i64 + x_in * i64::from(kv)) as u64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (cell, t) in v.iter_mut().zip(times.iter_mut()) {
+            if *t != NEVER {
+                continue;
+            }
+            let u = (*cell as i64 - leak).max(0);
+            if u >= theta {
+                *t = step as u8;
+                spiking += 1;
+                *cell = 0;
+            } else {
+                *cell = u as u64;
+            }
+        }
+    }
+    Ok(spiking)
 }

@@ -33,6 +33,7 @@ pub mod conv;
 pub mod convergence;
 pub mod encode;
 pub mod error;
+pub mod events;
 pub mod filters;
 pub mod frame;
 pub mod geometry;

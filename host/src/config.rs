@@ -3,7 +3,8 @@
 //! unknown keys and out-of-range values are rejected with the key's name.
 
 use hebb_core::convergence::StopRule;
-use hebb_core::encode::{EncodeMode, EncoderParams};
+use hebb_core::encode::{EncodeMode, EncoderParams, EventEncoding};
+use hebb_core::events::voxel::{Binning, Norm};
 use hebb_core::filters::{self, DogNorm, Gabor};
 use hebb_core::geometry::{ConvGeom, Padding, PoolGeom, Shape};
 use hebb_core::homeostasis::{AdaptiveThreshold, RateTarget, decay_from_tau};
@@ -39,7 +40,13 @@ pub enum ConfigError {
 }
 
 /// Names of the built-in presets.
-pub const PRESETS: &[&str] = &["kheradpisheh2018", "igarss2023", "mcu"];
+pub const PRESETS: &[&str] = &[
+    "kheradpisheh2018",
+    "igarss2023",
+    "igarss2023-images",
+    "nmnist-events",
+    "mcu",
+];
 
 /// Largest mini-batch (`layers[i].batch`).
 pub const MAX_BATCH: u32 = 1024;
@@ -76,6 +83,62 @@ pub enum EncoderModeConfig {
     /// `"repeat"` is its former name.
     #[serde(alias = "repeat")]
     AllAtFirstStep,
+    /// Event-camera input: voxel grids through a leaky, fire-once filter layer (the
+    /// `[encoder.events]` table).
+    Events,
+}
+
+/// How a bin's event count reaches the filters (`encoder.events.norm`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventNormConfig {
+    /// The count.
+    Count,
+    /// 1 where there is any event.
+    Binary,
+    /// The count divided by the bin's largest count (SpikeSEG).
+    MaxPerBin,
+}
+
+/// Event input (`[encoder.events]`, with `encoder.mode = "events"`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EventInputConfig {
+    /// Polarity channels: 2 (ON, OFF) or 1 (together).
+    #[serde(default = "default_channels")]
+    pub channels: u8,
+    /// Each channel gets its own filter maps (otherwise the filters sum over channels).
+    #[serde(default)]
+    pub split_channels: bool,
+    /// Count normalisation.
+    #[serde(default = "default_event_norm")]
+    pub norm: EventNormConfig,
+    /// Threshold of the filter layer (input units: a normalised count of 1 is 1.0).
+    pub theta: f64,
+    /// Subtractive leak per step (same units).
+    pub leak: f64,
+    /// Fixed bin duration (ms); absent: the bins split each window's own span.
+    #[serde(default)]
+    pub bin_ms: Option<f64>,
+    /// Cut recordings into windows of this length (ms); absent: a recording is one sample.
+    #[serde(default)]
+    pub window_ms: Option<f64>,
+    /// Window stride (ms; default: the window length).
+    #[serde(default)]
+    pub stride_ms: Option<f64>,
+}
+
+fn default_channels() -> u8 {
+    2
+}
+fn default_event_norm() -> EventNormConfig {
+    EventNormConfig::MaxPerBin
+}
+
+/// Milliseconds to whole microseconds (≥ 1), or `None` when not a positive finite number.
+fn ms_to_us(ms: f64) -> Option<u64> {
+    let us = (ms * 1000.0).round();
+    (ms.is_finite() && us >= 1.0 && us <= 1e15).then_some(us as u64)
 }
 
 /// Neuron model of a layer (`layers[i].neuron`).
@@ -140,6 +203,9 @@ pub struct EncoderConfig {
     pub steps: u8,
     /// Spike-time code.
     pub mode: EncoderModeConfig,
+    /// Event input (with `mode = "events"`).
+    #[serde(default)]
+    pub events: Option<EventInputConfig>,
 }
 
 fn default_dog_norm() -> DogNormConfig {
@@ -428,11 +494,98 @@ c_grid = [0.0003, 0.001, 0.003, 0.01, 2.4]
 validation = 0.1
 "#
         }
-        // Kirkland et al. 2023 (IGARSS) encoder settings as SpikeSEG's authors trained them,
-        // on image input: fixed DoG conv1 (encoder), LIF conv2 with 10 % leak, IF class layer.
+        // Kirkland et al. 2023 (IGARSS) as SpikeSEG's authors actually trained it on event data
+        // (their configs/config.yaml, not the silent `--paper` table): ON/OFF voxel grids of 10
+        // bins, each bin divided by its largest count; conv1 = fixed DoG maps (ON/OFF centre,
+        // tiled to 4, summed over both polarities) as a leaky fire-once layer (θ 0.1, λ 0.09);
+        // conv2 36 maps (λ 0.01), conv3 one class map (λ 0); WTA, adaptive thresholds from θ_rest
+        // = θ (+0.02 per spike, τ 500 samples, at most 10). Samples are 300-ms windows.
         "igarss2023" => {
             r#"
 preset = "igarss2023"
+seed = 42
+n_classes = 2
+input = [128, 128]
+[encoder]
+filters = "dog"
+kernel = 5
+dog = [[1.0, 2.0], [2.0, 1.0], [1.0, 2.0], [2.0, 1.0]]
+dog_norm = "unit-sum"
+threshold = 0.0
+norm_radius = 0
+steps = 10
+mode = "events"
+[encoder.events]
+channels = 2
+norm = "max-per-bin"
+theta = 0.1
+leak = 0.09
+window_ms = 300.0
+[[layers]]
+name = "conv2"
+maps = 36
+kernel = 5
+pad = 2
+threshold = 0.1
+neuron = "lif-sub"
+leak = 0.01
+wta = { mode = "both", k = 8, radius = 2, pointwise = true }
+stdp = { rule = "multiplicative", a_plus = 0.04, a_minus = 0.03, init_mean = 0.8, init_std = 0.01 }
+pool = { kernel = 2, stride = 2, pad = 0 }
+epochs = 5
+stop = { min_wins = 10, target_ratio = 0.9, patience = 20 }
+homeostasis = { theta_plus = 0.02, tau = 500.0, theta_max = 10.0 }
+[[layers]]
+name = "conv3"
+maps = 1
+kernel = 7
+pad = 3
+threshold = 0.1
+neuron = "lif-sub"
+leak = 0.0
+wta = { mode = "both", k = 8, radius = 2, pointwise = true }
+stdp = { rule = "multiplicative", a_plus = 0.04, a_minus = 0.03, init_mean = 0.8, init_std = 0.01 }
+epochs = 5
+stop = { min_wins = 10, target_ratio = 0.9, patience = 20 }
+homeostasis = { theta_plus = 0.02, tau = 500.0, theta_max = 10.0 }
+[readout]
+c = 2.4
+epochs = 40
+shift_augment = 0
+"#
+        }
+        // N-MNIST-style recordings (34×34, ON/OFF, three saccades) classified by a
+        // kheradpisheh2018-style network: each polarity through the on- and off-centre DoG
+        // filters as a leaky fire-once layer over 10 bins (4 maps), two STDP layers, a linear
+        // readout.
+        "nmnist-events" => {
+            r#"
+extends = "kheradpisheh2018"
+preset = "nmnist-events"
+input = [34, 34]
+[encoder]
+kernel = 7
+dog = [[1.0, 2.0], [2.0, 1.0]]
+dog_norm = "unit-sum"
+threshold = 0.0
+norm_radius = 0
+steps = 10
+mode = "events"
+[encoder.events]
+channels = 2
+split_channels = true
+norm = "max-per-bin"
+theta = 0.5
+leak = 0.05
+[readout]
+shift_augment = 0
+"#
+        }
+        // The IGARSS 2023 encoder settings on image input (latency-coded DoG, LIF conv2 with
+        // a 10 % leak, IF class layer), for comparison with the image networks.
+        "igarss2023-images" => {
+            r#"
+preset = "igarss2023-images"
 seed = 42
 n_classes = 10
 input = [28, 28]
@@ -769,6 +922,18 @@ impl TrainConfig {
         if self.readout.epochs == 0 {
             return bad("readout.epochs".into(), "must be >= 1");
         }
+        if e.mode == EncoderModeConfig::Events && self.readout.shift_augment > 0 {
+            return bad(
+                "readout.shift_augment".into(),
+                "must be 0 for event input (a voxel grid is not an image to shift)",
+            );
+        }
+        if e.mode != EncoderModeConfig::Events && e.events.is_some() {
+            return bad(
+                "encoder.events".into(),
+                "only with `encoder.mode = \"events\"`",
+            );
+        }
         Ok(())
     }
 
@@ -788,9 +953,71 @@ impl TrainConfig {
             match e.mode {
                 EncoderModeConfig::AllAtFirstStep => EncodeMode::AllAtFirstStep,
                 EncoderModeConfig::Latency => EncodeMode::Latency,
+                EncoderModeConfig::Events => EncodeMode::Events(self.event_encoding()?),
             },
         )
         .map_err(core_err("encoder".into()))
+    }
+
+    /// The event encoder's parameters (`[encoder.events]`).
+    fn event_encoding(&self) -> Result<EventEncoding, ConfigError> {
+        let Some(ev) = &self.encoder.events else {
+            return Err(invalid(
+                "encoder.events".into(),
+                "`mode = \"events\"` needs an [encoder.events] table (theta, leak, …)",
+            ));
+        };
+        let binning = match ev.bin_ms {
+            None => Binning::Fraction,
+            Some(ms) => {
+                let us = ms_to_us(ms)
+                    .and_then(|u| u32::try_from(u).ok())
+                    .ok_or_else(|| invalid("encoder.events.bin_ms".into(), "must be in (0, 4294967] ms"))?;
+                Binning::FixedDt { dt_us: us }
+            }
+        };
+        for (k, v) in [("theta", ev.theta), ("leak", ev.leak)] {
+            if !v.is_finite() || v < 0.0 || v > 30000.0 {
+                return Err(invalid(format!("encoder.events.{k}"), "must be in [0, 30000]"));
+            }
+        }
+        let (window_us, stride_us) = Self::event_windows(ev)?;
+        Ok(EventEncoding {
+            window_us,
+            stride_us,
+            channels: ev.channels,
+            split_channels: ev.split_channels,
+            norm: match ev.norm {
+                EventNormConfig::Count => Norm::Count,
+                EventNormConfig::Binary => Norm::Binary,
+                EventNormConfig::MaxPerBin => Norm::MaxPerBin,
+            },
+            theta: q::potential_from_f64(ev.theta),
+            leak: q::potential_from_f64(ev.leak),
+            binning,
+        })
+    }
+
+    /// How recordings are cut into samples (`encoder.events.window_ms` / `stride_ms`), in µs
+    /// (`(0, 0)`: a recording is one sample).
+    fn event_windows(ev: &EventInputConfig) -> Result<(u32, u32), ConfigError> {
+        let us = |key: &str, ms: f64| {
+            ms_to_us(ms)
+                .and_then(|u| u32::try_from(u).ok())
+                .ok_or_else(|| invalid(format!("encoder.events.{key}"), "must be in (0, 4294967] ms"))
+        };
+        let Some(len) = ev.window_ms else {
+            if ev.stride_ms.is_some() {
+                return Err(invalid("encoder.events.stride_ms".into(), "needs window_ms"));
+            }
+            return Ok((0, 0));
+        };
+        let len = us("window_ms", len)?;
+        let stride = match ev.stride_ms {
+            None => len,
+            Some(s) => us("stride_ms", s)?,
+        };
+        Ok((len, stride))
     }
 
     /// Every layer's architecture, validated by the core.

@@ -221,7 +221,7 @@ pub fn infer_expectations(
     let readout = m
         .readout
         .context("the model has no readout: train one before exporting to firmware")?;
-    let plane = m.encoder.h() as usize * m.encoder.w() as usize;
+    let plane = m.encoder.n_in();
     ensure!(
         images.len() == labels.len() * plane,
         "{} labels but {} pixels of {}×{} images",

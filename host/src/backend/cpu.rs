@@ -358,7 +358,7 @@ impl Backend for CpuBackend {
     }
 
     fn encode(&mut self, net: &Net, images: &[u8]) -> Result<SpikeCache> {
-        let plane = net.encoder.h() as usize * net.encoder.w() as usize;
+        let plane = net.encoder.n_in();
         let per = net.encoder.n_out();
         let n = images.len() / plane;
         let mut data = vec![0u8; n * per];
@@ -423,7 +423,7 @@ impl Backend for CpuBackend {
     }
 
     fn features(&mut self, net: &Net, images: &[u8]) -> Result<FeatureSet> {
-        let plane = net.encoder.h() as usize * net.encoder.w() as usize;
+        let plane = net.encoder.n_in();
         let n = images.len() / plane;
         let nf = net.n_features();
         let wpf = words(nf);

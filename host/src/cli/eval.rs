@@ -49,7 +49,7 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
         )
     };
     let split = parse_data(&a.data)
-        .load()
+        .load_for(&net.encoder, None)
         .with_context(|| format!("loading data set `{}`", a.data))?;
     check_fits(FitTarget::Model(&net), &split, &a.data)?;
     let mut be = open_backend(&a.dev)?;

@@ -55,7 +55,7 @@ pub fn run(a: &ExportArgs) -> Result<i32> {
     // so bad data writes nothing.
     if let Some(dir) = &a.firmware {
         let split = parse_data(&a.data)
-            .load()
+            .load_for(&net.encoder, None)
             .with_context(|| format!("loading `{}` for the firmware's test samples", a.data))?;
         check_fits(FitTarget::Model(&net), &split, &a.data)?;
         export_firmware(&out_bytes, dir, &split)?;

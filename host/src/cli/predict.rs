@@ -43,7 +43,7 @@ pub fn run(a: &PredictArgs) -> Result<i32> {
         bail!("{} has no readout", a.model.display());
     }
     let split = parse_data(&a.data)
-        .load()
+        .load_for(&net.encoder, None)
         .with_context(|| format!("loading data set `{}`", a.data))?;
     check_fits(FitTarget::Model(&net), &split, &a.data)?;
     let idx: Vec<usize> = if a.index.is_empty() {

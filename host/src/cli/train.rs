@@ -234,7 +234,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
             );
             let t = ConvStdp::resume(net, st, be.as_mut())?;
             let data = t.data_source().clone();
-            let split = load(&data, true)?;
+            let split = load(&data, &t.net().encoder, true)?;
             t.check_data(&split)?;
             let folder = resume_folder(&a, home, ck, &output)?;
             tracing::info!(
@@ -249,7 +249,7 @@ pub fn run(a: TrainArgs) -> Result<i32> {
         None => {
             let cfg = resolve_config(&a)?;
             let data = parse_data(a.data.as_deref().unwrap_or("mnist"));
-            let split = load(&data, false)?;
+            let split = load(&data, &cfg.encoder_params()?, false)?;
             let t = ConvStdp::new(cfg, data, be.as_mut())?;
             t.check_data(&split)?;
             let folder = RunFolder::create(&output, a.name.as_deref(), a.overwrite)?;
@@ -398,8 +398,12 @@ fn train_rules(
     drive(&mut t, &task, &folder, &opts)
 }
 
-fn load(data: &DataSource, resuming: bool) -> Result<crate::data::Split> {
-    data.load().with_context(|| {
+fn load(
+    data: &DataSource,
+    enc: &hebb_core::encode::EncoderParams,
+    resuming: bool,
+) -> Result<crate::data::Split> {
+    data.load_for(enc, None).with_context(|| {
         if resuming && matches!(data, DataSource::IdxDir(p) if p.is_relative()) {
             format!("loading data set `{data}` (the run was started with a relative path: pass --data with where it is now)")
         } else {

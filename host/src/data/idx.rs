@@ -99,6 +99,17 @@ pub enum DataError {
     /// A file or folder the data source needs does not exist; `hint` says how to get it.
     #[error("not found: {path} ({hint})")]
     NotFound { path: PathBuf, hint: String },
+    /// An event recording is malformed (the event reader's error).
+    #[error("{path}")]
+    Events {
+        path: PathBuf,
+        #[source]
+        source: crate::data::events::EventError,
+    },
+    /// The data and the network's input do not go together (e.g. event recordings for an
+    /// image encoder); the message says why and what to do.
+    #[error("{0}")]
+    Unsuitable(String),
     /// Any of the above, with the file it came from.
     #[error("{path}")]
     InFile {

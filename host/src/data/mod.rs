@@ -33,6 +33,9 @@ pub enum DataSource {
     /// A folder with `train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]` and the
     /// test files named `t10k-…` or `test-…`.
     IdxDir(PathBuf),
+    /// A folder of event recordings (`events:DIR`; see [`events::dataset`]), voxelised for the
+    /// network's event encoder.
+    Events(PathBuf),
 }
 
 impl FromStr for DataSource {
@@ -42,6 +45,9 @@ impl FromStr for DataSource {
     /// `fashion_mnist`, `fashion`) selects Fashion-MNIST, and any other string is a folder.
     /// To use a folder that happens to be called `mnist`, write `./mnist`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(dir) = s.strip_prefix("events:") {
+            return Ok(Self::Events(PathBuf::from(dir)));
+        }
         Ok(match s.to_ascii_lowercase().as_str() {
             "mnist" | "embedded" | "mnist-embedded" => Self::EmbeddedMnist,
             "fashion-mnist" | "fashion_mnist" | "fashion" => Self::FashionMnist,
@@ -57,14 +63,40 @@ impl fmt::Display for DataSource {
             Self::EmbeddedMnist => f.write_str("mnist"),
             Self::FashionMnist => f.write_str("fashion-mnist"),
             Self::IdxDir(p) => write!(f, "{}", p.display()),
+            Self::Events(p) => write!(f, "events:{}", p.display()),
         }
     }
 }
 
 impl DataSource {
-    /// Reads and validates the training and test sets.
+    /// Reads and validates the training and test sets of a network whose encoder is `enc`
+    /// (event recordings are voxelised and windowed for it; images must match its size, which
+    /// the caller checks).
+    pub fn load_for(
+        &self,
+        enc: &hebb_core::encode::EncoderParams,
+        n_classes: Option<usize>,
+    ) -> Result<Split, DataError> {
+        let events = matches!(enc.mode(), hebb_core::encode::EncodeMode::Events(_));
+        match self {
+            Self::Events(dir) => {
+                let input = events::dataset::EventInput::of(enc)?;
+                events::dataset::load(dir, &input, n_classes)
+            }
+            _ if events => Err(DataError::Unsuitable(format!(
+                "the network's encoder takes event recordings, but `{self}` is an image data                  set: pass --data events:DIR"
+            ))),
+            _ => self.load(),
+        }
+    }
+
+    /// Reads and validates the training and test sets of an image source (an event source
+    /// needs its encoder: [`DataSource::load_for`]).
     pub fn load(&self) -> Result<Split, DataError> {
         match self {
+            Self::Events(_) => Err(DataError::Unsuitable(format!(
+                "`{self}` holds event recordings: they are voxelised for a network's event                  encoder, which this command does not have"
+            ))),
             Self::EmbeddedMnist => embedded::load(),
             Self::FashionMnist => load_fashion_mnist_from(&fashion_mnist_dir()),
             Self::IdxDir(dir) => {

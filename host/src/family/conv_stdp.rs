@@ -290,20 +290,31 @@ pub fn check_fits(
     split: &Split,
     data: impl std::fmt::Display,
 ) -> Result<()> {
-    let (expects, (h, w), classes) = match target {
+    let (expects, enc, classes) = match target {
         FitTarget::Config(cfg) => (
             "the config expects",
-            (usize::from(cfg.input[0]), usize::from(cfg.input[1])),
+            cfg.encoder_params()?,
             Some(usize::from(cfg.n_classes)),
         ),
         FitTarget::Model(net) => (
             "the model takes",
-            (usize::from(net.encoder.h()), usize::from(net.encoder.w())),
+            net.encoder,
             net.readout.as_ref().map(|r| r.n_classes),
         ),
     };
+    // Event samples are voxel grids: `frames` raster-sized frames stacked into one image.
+    let (h, w) = (usize::from(enc.h()), usize::from(enc.w()));
+    let frames = enc.n_in() / (h * w);
     for set in [&split.train, &split.test] {
-        if (set.rows, set.cols) != (h, w) {
+        if (set.rows, set.cols) != (frames * h, w) {
+            if frames > 1 {
+                bail!(
+                    "data set `{data}` has {}×{} samples but {expects} voxel grids of {frames} \
+                     frames of {h}×{w} (event input: pass --data events:DIR)",
+                    set.rows,
+                    set.cols
+                );
+            }
             bail!(
                 "data set `{data}` has {}×{} images but {expects} {h}×{w}",
                 set.rows,
@@ -1026,15 +1037,20 @@ pub fn classify(net: &Net, images: &[&[u8]]) -> Result<(Vec<usize>, crate::backe
     let Some(r) = net.readout.as_ref() else {
         bail!("the network has no readout (train it to the end first)");
     };
-    let plane = net.encoder.h() as usize * net.encoder.w() as usize;
+    let plane = net.encoder.n_in();
     let mut flat = Vec::with_capacity(images.len() * plane);
     for (i, img) in images.iter().enumerate() {
         if img.len() != plane {
             bail!(
-                "image {i} has {} pixels but the model takes {}×{} = {plane}",
+                "sample {i} has {} bytes but the model takes {plane} ({}×{} {})",
                 img.len(),
                 net.encoder.h(),
-                net.encoder.w()
+                net.encoder.w(),
+                if plane == usize::from(net.encoder.h()) * usize::from(net.encoder.w()) {
+                    "pixels"
+                } else {
+                    "voxel frames"
+                }
             );
         }
         flat.extend_from_slice(img);

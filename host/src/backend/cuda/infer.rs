@@ -50,6 +50,10 @@ impl CudaBackend {
         images: &[u8],
     ) -> Result<Option<FeatureSet>> {
         let e = &net.encoder;
+        if matches!(e.mode(), hebb_core::encode::EncodeMode::Events(_)) {
+            // No event encoder on the device: the CPU computes these features.
+            return Ok(None);
+        }
         let plane = e.h() as usize * e.w() as usize;
         let n = images.len() / plane;
         let nf = net.n_features();

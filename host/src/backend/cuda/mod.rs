@@ -149,6 +149,10 @@ impl Backend for CudaBackend {
     }
 
     fn encode(&mut self, net: &Net, images: &[u8]) -> Result<SpikeCache> {
+        if matches!(net.encoder.mode(), hebb_core::encode::EncodeMode::Events(_)) {
+            // The event encoder's sparse scatter runs on the CPU; the layers still run here.
+            return crate::backend::cpu::CpuBackend::new().encode(net, images);
+        }
         guard("CUDA encode", || {
             let e = &net.encoder;
             let plane = e.h() as usize * e.w() as usize;

@@ -8,6 +8,7 @@
 //!   with fields `x`, `y`, `t`, `p`);
 //! * [`saccade`]: N-MNIST-like recordings of still images, generated;
 //! * [`voxel`]: voxel grids (time bins × polarity × raster), as SpikeSEG feeds its first layer;
+//! * [`dataset`]: folders of recordings as labelled data sets of voxel grids;
 //! * [`csv`]: CSV text with `x, y, t, p` columns (named in a header, in any order, or in that
 //!   order without one).
 //!
@@ -15,6 +16,7 @@
 //! the format and checked for every event, never rescaled silently.
 
 pub mod csv;
+pub mod dataset;
 pub mod mat;
 pub mod nmnist;
 pub mod npy;
@@ -23,18 +25,8 @@ pub mod voxel;
 
 use std::path::Path;
 
-/// One event: a pixel changed brightness at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Event {
-    /// Time in microseconds.
-    pub t: u64,
-    /// Column, 0-based.
-    pub x: u16,
-    /// Row, 0-based.
-    pub y: u16,
-    /// Polarity: `true` for ON (brighter).
-    pub on: bool,
-}
+/// One event (the core's type, which the firmware's preprocessing shares).
+pub use hebb_core::events::Event;
 
 /// A recording: its sensor size and events in time order.
 #[derive(Debug, Clone, PartialEq, Eq)]

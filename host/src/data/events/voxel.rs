@@ -1,6 +1,6 @@
-//! Voxel grids: the events of a recording counted into `T` time bins × polarity channels × an
-//! output raster, as the SpikeSEG event pipeline feeds its first layer (`events_to_voxel_grid`),
-//! in exact integer arithmetic.
+//! Voxel grids as `f32` tensors: the events of a recording counted by the core
+//! ([`hebb_core::events::voxel`]) into `T` time bins × polarity channels × an output raster, as
+//! the SpikeSEG event pipeline feeds its first layer (`events_to_voxel_grid`).
 //!
 //! * Time: `T` bins over the recording's own span `[t_min, t_max]`, bin
 //!   `⌊(t − t_min)/(t_max − t_min) · (T − ε)⌋` (an event exactly on a boundary goes to the lower
@@ -45,62 +45,29 @@ impl VoxelParams {
     }
 }
 
-/// `round(v · num / den)` with ties to even, in integers (`den > 0`).
-fn scale(v: u64, num: u64, den: u64) -> u64 {
-    let q = v * num;
-    let (r, rem) = (q / den, q % den);
-    match (2 * rem).cmp(&den) {
-        std::cmp::Ordering::Greater => r + 1,
-        std::cmp::Ordering::Equal => r + (r & 1),
-        std::cmp::Ordering::Less => r,
-    }
-}
-
-/// The time bin of `t` in `[t0, t0 + span]`.
-fn bin(t: u64, t0: u64, span: u64, bins: u64) -> u64 {
-    if span == 0 {
-        return bins / 2;
-    }
-    let d = t - t0;
-    if d == 0 {
-        0
-    } else {
-        // ⌈d·T/span⌉ − 1 = ⌊d·T/span − ε⌋.
-        ((u128::from(d) * u128::from(bins)).div_ceil(u128::from(span)) as u64 - 1).min(bins - 1)
-    }
-}
-
-/// The voxel grid of a recording (`bins × channels × height × width`, row-major); an empty
-/// recording or a zero size gives zeros (or an empty grid).
+/// The voxel grid of a recording (`bins × channels × height × width`, row-major) as `f32`:
+/// the core's counts ([`hebb_core::events::voxel::voxelize`], fraction binning), each bin
+/// divided by its largest count when `normalize`; an empty recording or a zero size gives zeros
+/// (or an empty grid).
 pub fn grid(rec: &Recording, p: &VoxelParams) -> Vec<f32> {
-    let mut out = vec![0f32; p.len()];
-    if out.is_empty() {
-        return out;
-    }
-    let Some((t0, t1)) = rec.span() else {
-        return out;
+    use hebb_core::events::voxel as core_voxel;
+    let Ok(vp) = core_voxel::VoxelParams::new(
+        p.bins,
+        (p.width, p.height),
+        (rec.width, rec.height),
+        p.split_polarity,
+        core_voxel::Binning::Fraction,
+    ) else {
+        return vec![0.0; p.len()];
     };
-    let (w, h) = (u64::from(p.width), u64::from(p.height));
-    let (ws, hs) = (u64::from(rec.width), u64::from(rec.height));
-    let plane = (w * h) as usize;
-    let per_bin = plane * p.channels();
-    for e in &rec.events {
-        let b = bin(e.t, t0, t1 - t0, u64::from(p.bins)) as usize;
-        let x = if ws > 1 {
-            scale(u64::from(e.x), w - 1, ws - 1).min(w - 1)
-        } else {
-            0
-        };
-        let y = if hs > 1 {
-            scale(u64::from(e.y), h - 1, hs - 1).min(h - 1)
-        } else {
-            0
-        };
-        let c = usize::from(p.split_polarity && !e.on);
-        out[b * per_bin + c * plane + (y * w + x) as usize] += 1.0;
+    let mut counts = vec![0u8; vp.len()];
+    // A recording's events lie on its sensor (checked when it was built).
+    if core_voxel::voxelize(&vp, &rec.events, 0, &mut counts).is_err() {
+        return vec![0.0; p.len()];
     }
+    let mut out: Vec<f32> = counts.iter().map(|&c| f32::from(c)).collect();
     if p.normalize {
-        for chunk in out.chunks_exact_mut(per_bin) {
+        for chunk in out.chunks_exact_mut(vp.per_bin()) {
             let max = chunk.iter().copied().fold(0f32, f32::max);
             if max > 0.0 {
                 chunk.iter_mut().for_each(|v| *v /= max);
