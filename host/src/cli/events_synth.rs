@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use hebb_core::rng::Rng;
 use rayon::prelude::*;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -83,7 +84,8 @@ pub struct SynthArgs {
     /// satellites, N files (default 10).
     #[arg(long)]
     pub count: Option<usize>,
-    /// Write into a non-empty folder, replacing files of the same names.
+    /// Write into a non-empty folder, replacing files of the same names (other recordings
+    /// there are left, and counted in a note).
     #[arg(long)]
     pub overwrite: bool,
     /// Hide the progress bar.
@@ -181,6 +183,39 @@ fn prepare(dir: &Path, overwrite: bool) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }
 
+/// Says on stderr how many recordings (`*.bin`, `*_labelled.mat`, down to `Train/<label>/`)
+/// the folder holds besides the ones just written (left from an earlier run with --overwrite):
+/// they are not in the manifest, but a loader that lists the folder would read them.
+fn note_stale(dir: &Path, written: &HashSet<PathBuf>) -> Result<()> {
+    fn walk(d: &Path, depth: u32, written: &HashSet<PathBuf>, n: &mut usize) {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() && depth < 2 {
+                walk(&p, depth + 1, written, n);
+            } else if (name.ends_with(".bin") || name.ends_with("_labelled.mat"))
+                && !written.contains(&p)
+            {
+                *n += 1;
+            }
+        }
+    }
+    let mut n = 0;
+    walk(dir, 0, written, &mut n);
+    if n > 0 {
+        use std::io::Write as _;
+        writeln!(
+            std::io::stderr().lock(),
+            "note: {} also holds {n} recordings this run did not write (not in its manifest)",
+            dir.display()
+        )?;
+    }
+    Ok(())
+}
+
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     crate::io::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
@@ -260,6 +295,8 @@ fn synth_satellites(a: &SynthArgs, p: &SatelliteParams) -> Result<(usize, usize)
         &a.out.join("manifest.json"),
         serde_json::to_string_pretty(&manifest)?.as_bytes(),
     )?;
+    let written: HashSet<PathBuf> = files.iter().map(|f| a.out.join(&f.0)).collect();
+    note_stale(&a.out, &written)?;
     Ok((count, events.into_inner()))
 }
 
@@ -285,6 +322,7 @@ fn synth_nmnist(a: &SynthArgs) -> Result<(usize, usize)> {
     }
     let p = SaccadeParams::default();
     let mut written = serde_json::Map::new();
+    let mut paths = HashSet::new();
     let (mut total, mut events) = (0, 0);
     for (folder, tag, set) in jobs {
         let n = a.count.unwrap_or(set.len()).min(set.len());
@@ -293,6 +331,12 @@ fn synth_nmnist(a: &SynthArgs) -> Result<(usize, usize)> {
             std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
         }
         let bar = progress(a, n, folder);
+        let file = |i: usize, label: u8| {
+            a.out
+                .join(folder)
+                .join(label.to_string())
+                .join(format!("{i:05}.bin"))
+        };
         let counts: Vec<usize> = (0..n)
             .into_par_iter()
             .map(|i| -> Result<usize> {
@@ -302,18 +346,13 @@ fn synth_nmnist(a: &SynthArgs) -> Result<(usize, usize)> {
                     .with_context(|| format!("recording {folder} image {i}"))?;
                 let bytes = nmnist::encode(&r.events)
                     .with_context(|| format!("encoding {folder} image {i}"))?;
-                write(
-                    &a.out
-                        .join(folder)
-                        .join(label.to_string())
-                        .join(format!("{i:05}.bin")),
-                    &bytes,
-                )?;
+                write(&file(i, label), &bytes)?;
                 bar.inc(1);
                 Ok(r.events.len())
             })
             .collect::<Result<_>>()?;
         bar.finish_and_clear();
+        paths.extend((0..n).filter_map(|i| set.get(i).map(|(_, l)| file(i, l))));
         total += n;
         events += counts.iter().sum::<usize>();
         written.insert(folder.into(), serde_json::json!(n));
@@ -331,5 +370,6 @@ fn synth_nmnist(a: &SynthArgs) -> Result<(usize, usize)> {
         &a.out.join("manifest.json"),
         serde_json::to_string_pretty(&manifest)?.as_bytes(),
     )?;
+    note_stale(&a.out, &paths)?;
     Ok((total, events))
 }
