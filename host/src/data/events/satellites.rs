@@ -51,8 +51,13 @@
 //! keeps running until its filtered level is back at the sky and it cannot fire. The rest of
 //! the sky is constant and produces only noise.
 //!
-//! **Calibration** (release build, 20 DAVIS240C files of 3 s, seeds 1–20): see
-//! [`CALIBRATION`].
+//! **Calibration** (measured, 100 default DAVIS240C files of 3 s, seeds 1–100): 108,598 ±
+//! 6,070 events per file (96,022–123,455), 57.3 % ON; by source 21,057 from stars (15.2 stars
+//! per file), 7,189 from the satellite, 12,946 leak, 64,823 shot noise, 2,582 from hot pixels.
+//! The reference's specification expects ≈ 108 k per file, ≈ 28 k from stars and satellite
+//! (≈ 9 k on the track), the rest noise. A 3-s file takes 0.20 s to generate in a
+//! release build, and 0.02 s to write as a 3.3-MB `.mat` file (0.27 s to generate in the test
+//! profile, opt-level 2).
 
 use super::mat::{ObjectLabel, StructSpec, write_structs};
 use super::pixel::{Pixels, lin_log};
@@ -61,9 +66,6 @@ use hebb_core::rng::Rng;
 use serde::Serialize;
 
 const FORMAT: &str = "satellite generator";
-
-/// What the generator gives on its defaults (measured; see the module docs).
-pub const CALIBRATION: &str = "to be measured";
 
 /// The event cameras of EBSSA (and the DAVIS346).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
