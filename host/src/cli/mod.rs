@@ -1,6 +1,7 @@
 //! The `hebb` command line: one module per command.
 
 mod eval;
+pub mod events_synth;
 mod export;
 mod inspect;
 mod predict;

@@ -7,6 +7,8 @@
 //! * [`npy`]: plain event arrays in NumPy `.npy` files (an `n × 4` array or a structured array
 //!   with fields `x`, `y`, `t`, `p`);
 //! * [`saccade`]: N-MNIST-like recordings of still images, generated;
+//! * [`satellites`]: EBSSA-like recordings of stars and satellites, generated, with their
+//!   labels and a writer of EBSSA `.mat` files;
 //! * [`voxel`]: voxel grids (time bins × polarity × raster), as SpikeSEG feeds its first layer;
 //! * [`dataset`]: folders of recordings as labelled data sets of voxel grids;
 //! * [`csv`]: CSV text with `x, y, t, p` columns (named in a header, in any order, or in that
@@ -20,7 +22,9 @@ pub mod dataset;
 pub mod mat;
 pub mod nmnist;
 pub mod npy;
+mod pixel;
 pub mod saccade;
+pub mod satellites;
 pub mod voxel;
 
 use std::path::Path;

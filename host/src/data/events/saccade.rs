@@ -8,6 +8,7 @@
 //! background noise; the simulation steps 0.5 ms. Everything comes from the seeded generator,
 //! so a digit and a seed give the same recording on every machine.
 
+use super::pixel::{Pixels, lin_log};
 use super::{Event, EventError, Recording};
 use hebb_core::rng::Rng;
 
@@ -50,16 +51,6 @@ impl Default for SaccadeParams {
             refractory_us: 1_000,
             noise_hz: 0.2,
         }
-    }
-}
-
-/// The lin-log response: linear below 20 DN (continuous with the logarithm there).
-fn lin_log(i: f64) -> f64 {
-    const KNEE: f64 = 20.0;
-    if i < KNEE {
-        i * KNEE.ln() / KNEE
-    } else {
-        i.ln()
     }
 }
 
@@ -187,14 +178,10 @@ pub fn record(
         let sy = y as f64 - (p.origin.1 + dy) + pad;
         lin_log(sample(&scene, sw, sh, sx, sy, black))
     };
-    let c_on: Vec<f64> = (0..n * n)
-        .map(|_| (p.threshold.0 + p.threshold.1 * rng.normal()).max(0.01))
-        .collect();
-    let c_off: Vec<f64> = (0..n * n)
-        .map(|_| (p.threshold.0 + p.threshold.1 * rng.normal()).max(0.01))
-        .collect();
-    let mut memory: Vec<f64> = (0..n * n).map(|i| level(0, i % n, i / n)).collect();
-    let mut ready = vec![0u64; n * n];
+    let mut px = Pixels::new(n * n, p.threshold, p.refractory_us, rng);
+    for (i, m) in px.memory.iter_mut().enumerate() {
+        *m = level(0, i % n, i / n);
+    }
     let p_noise = p.noise_hz * p.step_us as f64 * 1e-6;
     let end = 3 * p.leg_us;
     let mut events = Vec::new();
@@ -212,16 +199,10 @@ pub fn record(
                     on: rng.below(2) == 1,
                 });
             }
-            if t < ready[i] {
+            if t < px.ready[i] {
                 continue;
             }
-            let d = level(t, x, y) - memory[i];
-            let on = d >= c_on[i];
-            if on || -d >= c_off[i] {
-                // One event per step; the memory moves by one threshold, the rest of the change
-                // fires in later steps.
-                memory[i] += if on { c_on[i] } else { -c_off[i] };
-                ready[i] = t + p.refractory_us;
+            if let Some(on) = px.fire(i, t, level(t, x, y)) {
                 events.push(Event {
                     t: stamp,
                     x: x as u16,
