@@ -162,8 +162,7 @@ impl<'a> Table<'a> {
         let vtable = usize::try_from(pos as i64 - soff).ok()?;
         let vt_len = usize::from(u16_at(b, vtable)?);
         let table_len = usize::from(u16_at(b, vtable + 2)?);
-        if vt_len < 4 || vt_len % 2 != 0 || b.len() < vtable + vt_len || b.len() < pos + table_len
-        {
+        if vt_len < 4 || vt_len % 2 != 0 || b.len() < vtable + vt_len || b.len() < pos + table_len {
             return None;
         }
         Some(Self {
@@ -235,9 +234,8 @@ fn parse_description(xml: &str) -> Result<Vec<Stream>, EventError> {
         let (tag, attrs) = inner
             .split_once(|c: char| c.is_ascii_whitespace())
             .unwrap_or((inner, ""));
-        let attrs = parse_attrs(attrs).ok_or_else(|| {
-            err(format!("malformed attributes in the tag at byte {lt}"))
-        })?;
+        let attrs = parse_attrs(attrs)
+            .ok_or_else(|| err(format!("malformed attributes in the tag at byte {lt}")))?;
         let attr = |k: &str| attrs.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
         match tag {
             "node" if !self_closing => nodes.push(attr("name").unwrap_or("").to_owned()),
@@ -271,7 +269,9 @@ fn parse_description(xml: &str) -> Result<Vec<Stream>, EventError> {
                 let s = &mut streams[k];
                 let size = || {
                     text.parse::<u16>().map_err(|_| {
-                        err(format!("stream {id}: {key} = `{text}` is not a size in 0..=65535"))
+                        err(format!(
+                            "stream {id}: {key} = `{text}` is not a size in 0..=65535"
+                        ))
                     })
                 };
                 match (info, key) {
@@ -285,7 +285,9 @@ fn parse_description(xml: &str) -> Result<Vec<Stream>, EventError> {
         }
     }
     if streams.is_empty() {
-        return Err(err("declares no stream (no `outInfo` node with streams)".into()));
+        return Err(err(
+            "declares no stream (no `outInfo` node with streams)".into()
+        ));
     }
     Ok(streams)
 }
@@ -369,9 +371,11 @@ pub fn header(bytes: &[u8]) -> Result<Header, EventError> {
     let (s, n) = t
         .indirect(desc)
         .ok_or_else(|| bad("IOHeader: stream description out of bounds"))?;
-    let xml = io
-        .get(s..s.saturating_add(n))
-        .ok_or_else(|| bad(format!("IOHeader: the description declares {n} bytes, fewer remain")))?;
+    let xml = io.get(s..s.saturating_add(n)).ok_or_else(|| {
+        bad(format!(
+            "IOHeader: the description declares {n} bytes, fewer remain"
+        ))
+    })?;
     let xml = std::str::from_utf8(xml)
         .map_err(|e| bad(format!("IOHeader: the description is not UTF-8 ({e})")))?;
     Ok(Header {
@@ -478,12 +482,16 @@ pub fn read_stream(bytes: &[u8], stream: Option<i32>) -> Result<Recording, Event
             .ok_or_else(|| bad("the description declares no event (`EVTS`) stream"))?,
     };
     let id = s.id;
-    let width = s
-        .size_x
-        .ok_or_else(|| bad(format!("event stream {id} declares no sensor width (sizeX)")))?;
-    let height = s
-        .size_y
-        .ok_or_else(|| bad(format!("event stream {id} declares no sensor height (sizeY)")))?;
+    let width = s.size_x.ok_or_else(|| {
+        bad(format!(
+            "event stream {id} declares no sensor width (sizeX)"
+        ))
+    })?;
+    let height = s.size_y.ok_or_else(|| {
+        bad(format!(
+            "event stream {id} declares no sensor height (sizeY)"
+        ))
+    })?;
     if width == 0 || height == 0 {
         return Err(EventError::EmptySensor { width, height });
     }
@@ -526,7 +534,11 @@ pub fn read_stream(bytes: &[u8], stream: Option<i32>) -> Result<Recording, Event
         if sid != id {
             continue;
         }
-        let where_ = |what: String| bad(format!("packet {pk} at offset {here} (stream {id}): {what}"));
+        let where_ = |what: String| {
+            bad(format!(
+                "packet {pk} at offset {here} (stream {id}): {what}"
+            ))
+        };
         let buf = decompress(h.compression, payload, budget).map_err(&where_)?;
         budget -= buf.len() as u64;
         let n = u32_at(&buf, 0)
