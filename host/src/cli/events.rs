@@ -1,5 +1,5 @@
 //! `hebb events`: commands on event-camera recordings (AEDAT4, N-MNIST `.bin`, EBSSA `.mat`,
-//! `.npy`, CSV; see [`crate::data::events::open`]).
+//! `.npy`, CSV; see [`crate::data::events::open()`]).
 
 use super::out;
 use crate::data::events::open::{Opened, open_detailed};
