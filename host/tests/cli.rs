@@ -959,3 +959,113 @@ fn config_fuzz_corpus_seeds() {
     }
     assert!(seen >= 10, "{seen} seeds in {}", dir.display());
 }
+
+/// `hebb events inspect` on the AEDAT4 fixture (values from the Python `aedat` package, see
+/// `tests/data/README.md`), on the EBSSA MAT fixture, and on damaged files: a bad file exits
+/// non-zero with the named error and prints nothing on stdout.
+#[test]
+fn events_inspect_reports_and_refuses() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
+    let run = |args: &[&str]| -> Output {
+        Command::new(hebb_bin())
+            .args(args)
+            .output()
+            .expect("run hebb")
+    };
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "hebb {args:?}: {stderr}");
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("hebb {args:?}: {e}"))
+    };
+    let aedat = data.join("davis346_head.aedat4");
+    let aedat = aedat.to_str().unwrap();
+    let j = json(&["events", "inspect", aedat, "--json"]);
+    assert_eq!(j["format"], "aedat4");
+    assert_eq!(
+        (j["width"].as_u64(), j["height"].as_u64()),
+        (Some(346), Some(260))
+    );
+    assert_eq!(j["sensor_from"], "declared");
+    assert_eq!(
+        (j["events"].as_u64(), j["on"].as_u64()),
+        (Some(4752), Some(2540))
+    );
+    assert_eq!(j["t_first"].as_u64(), Some(1_589_163_147_368_868));
+    assert_eq!(j["t_last"].as_u64(), Some(1_589_163_147_488_817));
+    let rate = j["rate_hz"].as_f64().unwrap();
+    assert!((rate - 4752.0 / 0.119_949).abs() < 1e-6 * rate, "{rate}");
+    assert!(j.get("labels").is_none());
+    let text = String::from_utf8(run(&["events", "inspect", aedat]).stdout).unwrap();
+    assert!(
+        text.contains("sensor: 346×260 (declared by the file)"),
+        "{text}"
+    );
+    assert!(text.contains("events: 4752 (2540 ON, 2212 OFF)"), "{text}");
+
+    let mat = data.join("ebssa_tiny.mat");
+    let mat = mat.to_str().unwrap();
+    let j = json(&["events", "inspect", mat, "--json"]);
+    assert_eq!(j["format"], "mat-ebssa");
+    assert_eq!(j["sensor_from"], "max-coordinate");
+    assert_eq!(
+        (j["width"].as_u64(), j["height"].as_u64()),
+        (Some(240), Some(180))
+    );
+    assert_eq!(
+        (j["events"].as_u64(), j["on"].as_u64(), j["labels"].as_u64()),
+        (Some(3), Some(2), Some(2))
+    );
+    assert_eq!(
+        (j["t_first"].as_u64(), j["t_last"].as_u64()),
+        (Some(10), Some(30))
+    );
+    let j = json(&["events", "inspect", mat, "--json", "--sensor", "304x240"]);
+    assert_eq!(
+        (j["width"].as_u64(), j["sensor_from"].as_str()),
+        (Some(304), Some("given"))
+    );
+    let text = String::from_utf8(run(&["events", "inspect", mat]).stdout).unwrap();
+    assert!(text.contains("pass --sensor WxH"), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(data.join("davis346_head.aedat4")).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "cut.aedat4",
+            good[..100].to_vec(),
+            "AEDAT4: truncated header",
+        ),
+        (
+            "cut_packet.aedat4",
+            good[..good.len() - 5].to_vec(),
+            "remain",
+        ),
+        (
+            "bad.aedat4",
+            b"not an event file".to_vec(),
+            "no `#!AER-DAT4.0` line",
+        ),
+        ("notes.txt.md", b"x".to_vec(), "cannot tell the format"),
+    ];
+    for (name, bytes, needle) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        for extra in [&[][..], &["--json"][..]] {
+            let mut args = vec!["events", "inspect", p.to_str().unwrap()];
+            args.extend_from_slice(extra);
+            let out = run(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+            assert!(out.stdout.is_empty(), "{name}: stdout {:?}", out.stdout);
+            assert!(
+                stderr.contains(needle),
+                "{name}: `{needle}` not in {stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        }
+    }
+    let out = run(&["events", "inspect", aedat, "--sensor", "0x3"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+}

@@ -479,3 +479,368 @@ fn bombs_and_bad_generator_parameters_are_refused() {
     }
     assert!(record(&img, 27, 28, &SaccadeParams::default(), &mut Rng::new(1)).is_err());
 }
+
+fn fixture(name: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// `bytes` with the first occurrence of `from` replaced by `to` (of the same length).
+fn patched(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .unwrap_or_else(|| panic!("{:?} not found", String::from_utf8_lossy(from)));
+    let mut out = bytes.to_vec();
+    out[at..at + to.len()].copy_from_slice(to);
+    out
+}
+
+fn malformed(r: Result<Recording, EventError>, needle: &str) {
+    match r {
+        Err(
+            e @ EventError::Malformed {
+                format: "AEDAT4", ..
+            },
+        ) => {
+            assert!(e.to_string().contains(needle), "`{e}` lacks `{needle}`")
+        }
+        other => panic!("expected AEDAT4 Malformed with `{needle}`, got {other:?}"),
+    }
+}
+
+/// The AEDAT4 fixture (the first 0.12 s of the DAVIS346 recording shipped in the `aedat` crate
+/// 1.3.3; see `tests/data/README.md`): LZ4-compressed packets of four streams. The expected
+/// values were read with the Python `aedat` 2.3.0 package from PyPI (`aedat.Decoder`, the
+/// `events` arrays of its packets concatenated), not with hebb's reader; on the whole
+/// 6,144,209-byte file that package and this reader both give 78,830 events, 41,257 ON, from
+/// 1589163147368868 to 1589163149728813 µs.
+#[test]
+fn aedat4_fixture_matches_the_reference_decoder() {
+    use hebb::data::events::aedat::{self, Compression};
+    let bytes = fixture("davis346_head.aedat4");
+    let h = aedat::header(&bytes).unwrap();
+    assert_eq!(h.compression, Compression::Lz4);
+    assert_eq!(h.data_table, None);
+    let kinds: Vec<(i32, &str, Option<u16>, Option<u16>)> = h
+        .streams
+        .iter()
+        .map(|s| (s.id, s.type_id.as_str(), s.size_x, s.size_y))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (0, "EVTS", Some(346), Some(260)),
+            (1, "FRME", Some(346), Some(260)),
+            (2, "IMUS", None, None),
+            (3, "TRIG", None, None)
+        ]
+    );
+    let r = aedat::read(&bytes).unwrap();
+    assert_eq!((r.width, r.height), (346, 260));
+    assert_eq!(r.events.len(), 4752);
+    assert_eq!(r.events.iter().filter(|e| e.on).count(), 2540);
+    assert_eq!(
+        r.span(),
+        Some((1_589_163_147_368_868, 1_589_163_147_488_817))
+    );
+    assert_eq!(
+        r.events[..5],
+        [
+            ev(1_589_163_147_368_868, 215, 164, true),
+            ev(1_589_163_147_368_950, 226, 160, true),
+            ev(1_589_163_147_368_974, 40, 236, true),
+            ev(1_589_163_147_368_981, 69, 226, true),
+            ev(1_589_163_147_368_988, 213, 165, true),
+        ]
+    );
+    assert_eq!(
+        r.events[4750..],
+        [
+            ev(1_589_163_147_488_815, 63, 227, false),
+            ev(1_589_163_147_488_817, 66, 229, true),
+        ]
+    );
+    assert_eq!(aedat::read_stream(&bytes, Some(0)).unwrap(), r);
+    malformed(
+        aedat::read_stream(&bytes, Some(1)),
+        "stream 1 holds `FRME`, not events",
+    );
+    malformed(aedat::read_stream(&bytes, Some(7)), "no stream 7");
+    // The opener tells the format from the content, whatever the name.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("recording.dat");
+    std::fs::write(&p, &bytes).unwrap();
+    let (f, r2) = hebb::data::events::open(&p, None).unwrap();
+    assert_eq!((f.name(), &r2), ("aedat4", &r));
+    let e = hebb::data::events::open(&p, Some((240, 180))).unwrap_err();
+    assert!(e.to_string().contains("declares a 346×260 sensor"), "{e}");
+}
+
+/// A data table ends the packets where the header says; a position outside the file is refused.
+#[test]
+fn aedat4_data_table_position_bounds_the_packets() {
+    use hebb::data::events::aedat;
+    let bytes = fixture("davis346_head.aedat4");
+    let full = aedat::read(&bytes).unwrap();
+    let start = aedat::header(&bytes).unwrap().packets_start;
+    // The IOHeader's data-table position (an i64 of −1 in the fixture) sits at 18 + 36.
+    assert_eq!(bytes[54..62], (-1i64).to_le_bytes());
+    let first_size = i32::from_le_bytes(bytes[start + 4..start + 8].try_into().unwrap());
+    let mut one = bytes.clone();
+    let end = start + 8 + first_size as usize;
+    one[54..62].copy_from_slice(&(end as i64).to_le_bytes());
+    let r = aedat::read(&one).unwrap();
+    assert!(!r.events.is_empty() && r.events.len() < full.events.len());
+    assert_eq!(r.events[..], full.events[..r.events.len()]);
+    let mut past = bytes.clone();
+    past[54..62].copy_from_slice(&(bytes.len() as i64 + 1).to_le_bytes());
+    malformed(aedat::read(&past), "data-table position");
+}
+
+/// Every damage gives a named error: what is wrong and, for packets, which and where.
+#[test]
+fn aedat4_corrupt_files_are_refused_by_name() {
+    use hebb::data::events::aedat::{self, Compression};
+    let bytes = fixture("davis346_head.aedat4");
+    let start = aedat::header(&bytes).unwrap().packets_start;
+    // Truncated header: inside the magic line, and inside the IOHeader.
+    malformed(aedat::read(&bytes[..10]), "truncated header");
+    malformed(aedat::read(&bytes[..16]), "no IOHeader length");
+    malformed(
+        aedat::read(&bytes[..100]),
+        "the IOHeader declares 3108 bytes, 82 remain",
+    );
+    malformed(aedat::read(b""), "truncated header");
+    // Bad magic.
+    malformed(
+        aedat::read(&patched(&bytes, b"4.0", b"3.1")),
+        "not an AEDAT 4.0 file",
+    );
+    malformed(
+        aedat::read(b"MATLAB 5.0 something else"),
+        "no `#!AER-DAT4.0` line",
+    );
+    // Bad compression value (the IOHeader's first field, an i32 at 18 + 28).
+    let mut c = bytes.clone();
+    assert_eq!(c[46..50], 1i32.to_le_bytes());
+    c[46] = 9;
+    malformed(aedat::read(&c), "compression 9 is not one of");
+    // Truncated packet: the last one loses its end; a packet header cut short.
+    malformed(aedat::read(&bytes[..bytes.len() - 5]), "remain");
+    let mut extra = bytes.clone();
+    extra.extend_from_slice(&[0, 0, 0]);
+    malformed(
+        aedat::read(&extra),
+        "truncated packet header (3 of 8 bytes)",
+    );
+    // A packet size beyond the file, and a negative one.
+    let mut big = bytes.clone();
+    big[start + 4..start + 8].copy_from_slice(&i32::MAX.to_le_bytes());
+    malformed(
+        aedat::read(&big),
+        &format!("packet 0 at offset {start} (stream 0) declares 2147483647 bytes"),
+    );
+    big[start + 4..start + 8].copy_from_slice(&(-4i32).to_le_bytes());
+    malformed(aedat::read(&big), "declares -4 bytes");
+    // A packet of a stream the description does not declare.
+    let mut unknown = bytes.clone();
+    unknown[start..start + 4].copy_from_slice(&5i32.to_le_bytes());
+    malformed(aedat::read(&unknown), "stream 5 is not in the description");
+    // Damaged LZ4 data in the first event packet.
+    let mut lz = bytes.clone();
+    for b in &mut lz[start + 8 + 7..start + 8 + 40] {
+        *b = 0xFF;
+    }
+    malformed(
+        aedat::read(&lz),
+        &format!("packet 0 at offset {start} (stream 0): LZ4"),
+    );
+    // The sensor size is not declared: an error, never a guess.
+    malformed(
+        aedat::read(&patched(&bytes, b"key=\"sizeX\"", b"key=\"sizeQ\"")),
+        "event stream 0 declares no sensor width (sizeX)",
+    );
+    malformed(
+        aedat::read(&patched(&bytes, b">346</attr>", b">3x6</attr>")),
+        "sizeX = `3x6` is not a size",
+    );
+    // An event outside the declared sensor (a file written on 4×4, declared 4×3).
+    let four = Recording::new("test", 4, 4, vec![ev(1, 0, 0, true), ev(2, 3, 3, false)]).unwrap();
+    let w = aedat::encode(&four, Compression::None).unwrap();
+    let e = aedat::read(&patched(
+        &w,
+        b">4</attr>\n            </node>",
+        b">3</attr>\n            </node>",
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EventError::OutOfSensor {
+                format: "AEDAT4",
+                index: 1,
+                x: 3,
+                y: 3,
+                width: 4,
+                height: 3
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("lies outside the 4×3 sensor"), "{e}");
+    // A negative time.
+    let mut neg = w.clone();
+    let at = neg.len() - 32;
+    neg[at..at + 8].copy_from_slice(&(-5i64).to_le_bytes());
+    let e = aedat::read(&neg).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EventError::BadValue {
+                format: "AEDAT4",
+                index: 0,
+                ..
+            }
+        ) && e.to_string().contains("time -5 µs is negative"),
+        "{e}"
+    );
+    // A wrong packet identifier (the packet's FlatBuffer starts 8 + 4 bytes into the packet).
+    let ws = aedat::header(&w).unwrap().packets_start;
+    let mut ident = w.clone();
+    assert_eq!(&ident[ws + 16..ws + 20], b"EVTS");
+    ident[ws + 16..ws + 20].copy_from_slice(b"IMUS");
+    malformed(
+        aedat::read(&ident),
+        "identifier \"IMUS\", expected \"EVTS\"",
+    );
+    // A Zstandard frame that asks for a window larger than the file allows.
+    let z = aedat::encode(&four, Compression::Zstd).unwrap();
+    let zs = aedat::header(&z).unwrap().packets_start;
+    let mut huge = z[..zs + 8].to_vec();
+    // Magic, single-segment with an 8-byte content size of 2⁴⁰.
+    huge.extend_from_slice(&[0x28, 0xB5, 0x2F, 0xFD, 0xE0]);
+    huge.extend_from_slice(&(1u64 << 40).to_le_bytes());
+    huge.extend_from_slice(&[0; 8]);
+    let n = (huge.len() - zs - 8) as i32;
+    huge[zs + 4..zs + 8].copy_from_slice(&n.to_le_bytes());
+    malformed(
+        aedat::read(&huge),
+        "Zstandard window of 1099511627776 bytes exceeds",
+    );
+}
+
+/// hebb's AEDAT4 writer and reader agree on random recordings, with every compression. (Files
+/// from the writer, uncompressed, LZ4 and Zstandard, were also read back by the Python `aedat`
+/// 2.3.0 package, which verifies the FlatBuffers, with the same events.)
+#[test]
+fn aedat4_round_trips_every_compression() {
+    use hebb::data::events::aedat::{self, Compression};
+    let mut rng = Rng::new(11);
+    for (k, c) in [
+        Compression::None,
+        Compression::Lz4,
+        Compression::Lz4High,
+        Compression::Zstd,
+        Compression::ZstdHigh,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for case in 0..6 {
+            let (w, h) = (1 + rng.below(400) as u16, 1 + rng.below(300) as u16);
+            let n = [0, 1, 4095, 4096, 4097, 10_000][case];
+            let mut t = rng.below(1 << 40);
+            let events: Vec<Event> = (0..n)
+                .map(|_| {
+                    t += rng.below(50);
+                    ev(
+                        t,
+                        rng.below(u64::from(w)) as u16,
+                        rng.below(u64::from(h)) as u16,
+                        rng.below(2) == 1,
+                    )
+                })
+                .collect();
+            let rec = Recording::new("test", w, h, events).unwrap();
+            let bytes = aedat::encode(&rec, c).unwrap();
+            assert_eq!(aedat::header(&bytes).unwrap().compression, c);
+            let back = aedat::read(&bytes).unwrap_or_else(|e| panic!("{c:?} case {case}: {e}"));
+            assert_eq!(back, rec, "{c:?} case {case}");
+            if k == 0 && n > 0 {
+                // Any prefix of a valid file is refused or reads a prefix of its events.
+                for cut in [bytes.len() - 1, bytes.len() / 2, 40] {
+                    if let Ok(r) = aedat::read(&bytes[..cut]) {
+                        assert_eq!(r.events[..], rec.events[..r.events.len()]);
+                    }
+                }
+            }
+        }
+    }
+    let far = Recording::new("test", 40_000, 2, vec![ev(0, 33_000, 0, true)]).unwrap();
+    assert!(matches!(
+        aedat::encode(&far, Compression::None),
+        Err(EventError::BadValue { .. })
+    ));
+}
+
+/// The opener picks the reader by content, then by extension, and says where the sensor came
+/// from.
+#[test]
+fn open_tells_formats_and_sensor_sources() {
+    use hebb::data::events::open::{Format, SensorFrom, open_bytes};
+    use std::path::Path;
+    let events = vec![ev(5, 2, 3, true), ev(9, 7, 1, false)];
+    let rec = Recording::new("test", 8, 4, events.clone()).unwrap();
+    let npy_bytes = npy::encode(&events);
+    let o = open_bytes(&npy_bytes, Path::new("a.anything"), None).unwrap();
+    assert_eq!(
+        (o.format, o.sensor_from),
+        (Format::Npy, SensorFrom::MaxCoordinate)
+    );
+    assert_eq!((o.recording.width, o.recording.height), (8, 4));
+    let o = open_bytes(&npy_bytes, Path::new("a.npy"), Some((100, 50))).unwrap();
+    assert_eq!((o.sensor_from, o.recording.width), (SensorFrom::Given, 100));
+    let csv_bytes = b"x,y,t,p\n2,3,5,1\n7,1,9,0\n";
+    let o = open_bytes(csv_bytes, Path::new("e.CSV"), None).unwrap();
+    assert_eq!(
+        (o.format.name(), o.recording.events.clone()),
+        ("csv", events.clone())
+    );
+    let bin = nmnist::encode(&events).unwrap();
+    let o = open_bytes(&bin, Path::new("00001.bin"), None).unwrap();
+    assert_eq!(
+        (o.format.name(), o.sensor_from),
+        ("nmnist-bin", SensorFrom::Default)
+    );
+    assert_eq!((o.recording.width, o.recording.height), (34, 34));
+    let a = hebb::data::events::aedat::encode(&rec, hebb::data::events::aedat::Compression::Lz4)
+        .unwrap();
+    let o = open_bytes(&a, Path::new("x.bin"), None).unwrap();
+    assert_eq!(
+        (o.format.name(), o.sensor_from, &o.recording),
+        ("aedat4", SensorFrom::Declared, &rec)
+    );
+    let mat = fixture("ebssa_tiny.mat");
+    let o = open_bytes(&mat, Path::new("r"), None).unwrap();
+    assert_eq!(
+        (o.format.name(), o.recording.width, o.recording.height),
+        ("mat-ebssa", 240, 180)
+    );
+    assert_eq!(o.labels.map(|l| l.len()), Some(2));
+    let e = open_bytes(b"hello", Path::new("notes.md"), None).unwrap_err();
+    assert!(
+        e.to_string().contains("cannot tell the format of notes.md"),
+        "{e}"
+    );
+    let e = open_bytes(b"", Path::new("empty.csv"), None).unwrap_err();
+    assert!(
+        e.to_string().contains("no events to size the sensor from"),
+        "{e}"
+    );
+    let e = open_bytes(b"garbage", Path::new("r.aedat4"), None).unwrap_err();
+    assert!(e.to_string().contains("AEDAT4: not an AEDAT4 file"), "{e}");
+}

@@ -1,6 +1,7 @@
 //! The `hebb` command line: one module per command.
 
 mod eval;
+pub mod events;
 pub mod events_synth;
 mod export;
 mod inspect;
@@ -8,6 +9,7 @@ mod predict;
 mod train;
 
 pub use eval::EvalArgs;
+pub use events::{EventsCmd, InspectEventsArgs};
 pub use export::ExportArgs;
 pub use inspect::InspectArgs;
 pub use predict::PredictArgs;
@@ -54,6 +56,12 @@ pub enum Cmd {
     Inspect(InspectArgs),
     /// Measure training and inference speed and peak memory.
     Bench(crate::bench::BenchArgs),
+    /// Event-camera recordings (AEDAT4, N-MNIST .bin, EBSSA .mat, .npy, CSV).
+    Events {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: EventsCmd,
+    },
 }
 
 /// Options shared by commands that compute.
@@ -73,6 +81,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Cmd::Export(a) => export::run(&a),
         Cmd::Inspect(a) => inspect::run(&a),
         Cmd::Bench(a) => crate::bench::run(&a),
+        Cmd::Events { cmd } => events::run(&cmd),
     }
 }
 

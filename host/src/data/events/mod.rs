@@ -2,6 +2,8 @@
 //! refusing a bad file with an error that names what is wrong and where, never panicking and
 //! never allocating more than the file can hold.
 //!
+//! * [`aedat`]: AEDAT4 files (iniVation DV: FlatBuffers packets, LZ4 / Zstandard compression),
+//!   the first event stream with the sensor size its description declares;
 //! * [`mat`]: MATLAB level-5 MAT files and EBSSA recordings (`TD` events, `Obj` labels);
 //! * [`nmnist`]: N-MNIST / N-Caltech101 `.bin` (5 bytes per event, with the overflow record);
 //! * [`npy`]: plain event arrays in NumPy `.npy` files (an `n × 4` array or a structured array
@@ -14,19 +16,25 @@
 //! * [`csv`]: CSV text with `x, y, t, p` columns (named in a header, in any order, or in that
 //!   order without one).
 //!
+//! [`open::open`] tells the format of a file from its content and name and reads it with the
+//! right reader, taking the sensor size from the file, the caller, or the events themselves.
+//!
 //! Coordinates are 0-based; a recording's sensor geometry is given by the caller or declared by
 //! the format and checked for every event, never rescaled silently.
 
+pub mod aedat;
 pub mod csv;
 pub mod dataset;
 pub mod mat;
 pub mod nmnist;
 pub mod npy;
+pub mod open;
 mod pixel;
 pub mod saccade;
 pub mod satellites;
 pub mod voxel;
 
+pub use open::{Format, open};
 use std::path::Path;
 
 /// One event (the core's type, which the firmware's preprocessing shares).
