@@ -538,12 +538,20 @@ impl Trainer for ConvStdp<'_> {
         self.t0 = Instant::now();
         if self.st.layer < self.net.arch.len() {
             let t = Instant::now();
-            self.enc = Some(self.be.encode(&self.net, &data.train.images)?);
+            let enc = self.be.encode(&self.net, &data.train.images)?;
+            let spiking = enc
+                .data
+                .iter()
+                .filter(|&&t| t != hebb_core::spikes::NEVER)
+                .count();
             tracing::info!(
-                "encoded {} training images in {:.2} s",
+                "encoded {} training samples in {:.2} s: {:.1} % of the {} input neurons spike",
                 data.train.len(),
-                t.elapsed().as_secs_f64()
+                t.elapsed().as_secs_f64(),
+                100.0 * spiking as f64 / enc.data.len().max(1) as f64,
+                enc.per_sample
             );
+            self.enc = Some(enc);
         }
         Ok(())
     }
