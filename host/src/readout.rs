@@ -632,36 +632,42 @@ pub fn evaluate(r: &Readout, f: &FeatureSet, labels: &[u8]) -> (f64, Vec<Vec<u32
     )
 }
 
-/// Training images for the readout: the originals followed by copies shifted by `1..=shift`
-/// pixels up, down, left and right (zero fill). Returns the images and their labels.
+/// Training samples for the readout: the originals followed by copies shifted by `1..=shift`
+/// pixels up, down, left and right (zero fill). A sample is `frames` planes of `rows × cols`
+/// (1 for an image, the bins × channels of a voxel grid), each plane shifted alike. Returns the
+/// samples and their labels.
 pub fn augment(
     images: &[u8],
     labels: &[u8],
+    frames: usize,
     rows: usize,
     cols: usize,
     shift: u8,
 ) -> (Vec<u8>, Vec<u8>) {
     let plane = rows * cols;
+    let sample = plane * frames;
     let mut out = images.to_vec();
     let mut lab = labels.to_vec();
     for d in 1..=shift as isize {
         for (dy, dx) in [(-d, 0), (d, 0), (0, -d), (0, d)] {
-            for (i, img) in images.chunks_exact(plane).enumerate() {
-                let mut o = vec![0u8; plane];
-                for y in 0..rows as isize {
-                    let sy = y - dy;
-                    if sy < 0 || sy >= rows as isize {
-                        continue;
-                    }
-                    for x in 0..cols as isize {
-                        let sx = x - dx;
-                        if sx >= 0 && sx < cols as isize {
-                            o[(y * cols as isize + x) as usize] =
-                                img[(sy * cols as isize + sx) as usize];
+            for (i, smp) in images.chunks_exact(sample.max(1)).enumerate() {
+                for img in smp.chunks_exact(plane) {
+                    let mut o = vec![0u8; plane];
+                    for y in 0..rows as isize {
+                        let sy = y - dy;
+                        if sy < 0 || sy >= rows as isize {
+                            continue;
+                        }
+                        for x in 0..cols as isize {
+                            let sx = x - dx;
+                            if sx >= 0 && sx < cols as isize {
+                                o[(y * cols as isize + x) as usize] =
+                                    img[(sy * cols as isize + sx) as usize];
+                            }
                         }
                     }
+                    out.extend_from_slice(&o);
                 }
-                out.extend_from_slice(&o);
                 lab.push(labels[i]);
             }
         }

@@ -74,10 +74,13 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
         if a.refit_c.is_empty() {
             return Ok(0);
         }
+        let e = &net.encoder;
+        let frames = (e.n_in() / (usize::from(e.h()) * usize::from(e.w()))).max(1);
         let (ai, al) = crate::readout::augment(
             &split.train.images,
             &split.train.labels,
-            split.train.rows,
+            frames,
+            split.train.rows / frames,
             split.train.cols,
             a.refit_shift,
         );

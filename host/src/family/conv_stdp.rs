@@ -849,11 +849,14 @@ impl Trainer for ConvStdp<'_> {
         pb.finish_and_clear();
         let feat_secs = t_f.elapsed().as_secs_f64();
         ctx.check()?;
+        let e = &self.net.encoder;
+        let frames = (e.n_in() / (usize::from(e.h()) * usize::from(e.w()))).max(1);
         let (aug_labels, f_fit) = if cfg.readout.shift_augment > 0 {
             let (imgs, labels) = crate::readout::augment(
                 &split.train.images,
                 &split.train.labels,
-                split.train.rows,
+                frames,
+                split.train.rows / frames,
                 split.train.cols,
                 cfg.readout.shift_augment,
             );
