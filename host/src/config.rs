@@ -138,7 +138,7 @@ fn default_event_norm() -> EventNormConfig {
 /// Milliseconds to whole microseconds (≥ 1), or `None` when not a positive finite number.
 fn ms_to_us(ms: f64) -> Option<u64> {
     let us = (ms * 1000.0).round();
-    (ms.is_finite() && us >= 1.0 && us <= 1e15).then_some(us as u64)
+    (ms.is_finite() && (1.0..=1e15).contains(&us)).then_some(us as u64)
 }
 
 /// Neuron model of a layer (`layers[i].neuron`).
@@ -974,7 +974,7 @@ impl TrainConfig {
             }
         };
         for (k, v) in [("theta", ev.theta), ("leak", ev.leak)] {
-            if !v.is_finite() || v < 0.0 || v > 30000.0 {
+            if !(v.is_finite() && (0.0..=30000.0).contains(&v)) {
                 return Err(invalid(
                     format!("encoder.events.{k}"),
                     "must be in [0, 30000]",

@@ -18,7 +18,8 @@ pub struct TrainArgs {
     /// TOML config file (may name a `preset` and override its keys).
     #[arg(short, long)]
     pub config: Option<PathBuf>,
-    /// Built-in preset: kheradpisheh2018, igarss2023, mcu (convolutional STDP); hopfield-mnist,
+    /// Built-in preset: kheradpisheh2018, igarss2023 (events), igarss2023-images,
+    /// nmnist-events, mcu (convolutional STDP); hopfield-mnist,
     /// hopfield-mnist-storkey, hopfield-random, oja-gaussian, sanger-gaussian, oja-digits,
     /// sanger-digits, bcm-bars, stdp-pattern (local rules).
     #[arg(long, visible_alias = "preset")]
