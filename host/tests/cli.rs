@@ -851,7 +851,41 @@ fn inspect_predict_eval_export_work_on_a_trained_model() {
 #[test]
 fn presets_resolve_identically_through_every_entry_point() {
     let f = Fixture::untrained();
+    // Event presets train on generated recordings.
+    let synth = |args: &[&str]| assert_eq!(in_process(args), Ok(0), "{args:?}");
+    let (sky, nm) = (f.p("sky"), f.p("nm"));
+    synth(&[
+        "events",
+        "synth",
+        "satellites",
+        "--out",
+        sky,
+        "--count",
+        "5",
+        "--duration-ms",
+        "400",
+        "--no-progress",
+    ]);
+    synth(&[
+        "events",
+        "synth",
+        "nmnist",
+        "--out",
+        nm,
+        "--count",
+        "2",
+        "--no-progress",
+    ]);
+    let (sky, nm) = (
+        Box::leak(format!("events:{sky}").into_boxed_str()) as &str,
+        Box::leak(format!("events:{nm}").into_boxed_str()) as &str,
+    );
     for &name in PRESETS {
+        let data = match name {
+            "igarss2023" => sky,
+            "nmnist-events" => nm,
+            _ => f.p("data"),
+        };
         let by_name = TrainConfig::preset(name).unwrap();
         assert_eq!(by_name.preset, name);
         let text = format!("preset = \"{name}\"\n");
@@ -874,7 +908,7 @@ fn presets_resolve_identically_through_every_entry_point() {
                 how[0],
                 how[1],
                 "--data",
-                f.p("data"),
+                data,
                 "-o",
                 f.p("runs"),
                 "-n",

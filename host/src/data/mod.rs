@@ -84,7 +84,7 @@ impl DataSource {
                 events::dataset::load(dir, &input, n_classes)
             }
             _ if events => Err(DataError::Unsuitable(format!(
-                "the network's encoder takes event recordings, but `{self}` is an image data                  set: pass --data events:DIR"
+                "the network's encoder takes event recordings, but `{self}` is an image data set: pass --data events:DIR"
             ))),
             _ => self.load(),
         }
@@ -95,7 +95,7 @@ impl DataSource {
     pub fn load(&self) -> Result<Split, DataError> {
         match self {
             Self::Events(_) => Err(DataError::Unsuitable(format!(
-                "`{self}` holds event recordings: they are voxelised for a network's event                  encoder, which this command does not have"
+                "`{self}` holds event recordings: they are voxelised for a network's event encoder, which this command does not have"
             ))),
             Self::EmbeddedMnist => embedded::load(),
             Self::FashionMnist => load_fashion_mnist_from(&fashion_mnist_dir()),
