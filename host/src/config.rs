@@ -138,7 +138,7 @@ fn default_event_norm() -> EventNormConfig {
 /// Milliseconds to whole microseconds (≥ 1), or `None` when not a positive finite number.
 fn ms_to_us(ms: f64) -> Option<u64> {
     let us = (ms * 1000.0).round();
-    (ms.is_finite() && us >= 1.0 && us <= 1e15).then_some(us as u64)
+    (ms.is_finite() && (1.0..=1e15).contains(&us)).then_some(us as u64)
 }
 
 /// Neuron model of a layer (`layers[i].neuron`).
@@ -972,13 +972,18 @@ impl TrainConfig {
             Some(ms) => {
                 let us = ms_to_us(ms)
                     .and_then(|u| u32::try_from(u).ok())
-                    .ok_or_else(|| invalid("encoder.events.bin_ms".into(), "must be in (0, 4294967] ms"))?;
+                    .ok_or_else(|| {
+                        invalid("encoder.events.bin_ms".into(), "must be in (0, 4294967] ms")
+                    })?;
                 Binning::FixedDt { dt_us: us }
             }
         };
         for (k, v) in [("theta", ev.theta), ("leak", ev.leak)] {
-            if !v.is_finite() || v < 0.0 || v > 30000.0 {
-                return Err(invalid(format!("encoder.events.{k}"), "must be in [0, 30000]"));
+            if !v.is_finite() || !(0.0..=30000.0).contains(&v) {
+                return Err(invalid(
+                    format!("encoder.events.{k}"),
+                    "must be in [0, 30000]",
+                ));
             }
         }
         let (window_us, stride_us) = Self::event_windows(ev)?;
@@ -1004,11 +1009,19 @@ impl TrainConfig {
         let us = |key: &str, ms: f64| {
             ms_to_us(ms)
                 .and_then(|u| u32::try_from(u).ok())
-                .ok_or_else(|| invalid(format!("encoder.events.{key}"), "must be in (0, 4294967] ms"))
+                .ok_or_else(|| {
+                    invalid(
+                        format!("encoder.events.{key}"),
+                        "must be in (0, 4294967] ms",
+                    )
+                })
         };
         let Some(len) = ev.window_ms else {
             if ev.stride_ms.is_some() {
-                return Err(invalid("encoder.events.stride_ms".into(), "needs window_ms"));
+                return Err(invalid(
+                    "encoder.events.stride_ms".into(),
+                    "needs window_ms",
+                ));
             }
             return Ok((0, 0));
         };

@@ -214,9 +214,11 @@ fn ebssa_files(list: &[PathBuf], input: &EventInput) -> Result<(Vec<u8>, Vec<u8>
         let mut starts = Vec::new();
         input.samples_at(&rec, &mut images, &mut starts)?;
         let len = input.window.map_or(u64::MAX, |w| w.length_us());
-        labels.extend(starts.iter().map(|&s| {
-            u8::from(objects.iter().any(|o| o.t >= s && o.t - s < len))
-        }));
+        labels.extend(
+            starts
+                .iter()
+                .map(|&s| u8::from(objects.iter().any(|o| o.t >= s && o.t - s < len))),
+        );
     }
     Ok((images, labels))
 }
@@ -286,7 +288,11 @@ pub fn load(dir: &Path, input: &EventInput, n_classes: Option<usize>) -> Result<
         })?;
         let tr = nmnist_split(train_dir.as_deref().unwrap_or(dir), input)?;
         let te = nmnist_split(&test_dir, input)?;
-        let max = tr.1.iter().chain(&te.1).max().map_or(0, |&m| usize::from(m) + 1);
+        let max =
+            tr.1.iter()
+                .chain(&te.1)
+                .max()
+                .map_or(0, |&m| usize::from(m) + 1);
         let n = n_classes.unwrap_or(max);
         (
             dataset(tr, input, n, train_dir.as_deref().unwrap_or(dir))?,
