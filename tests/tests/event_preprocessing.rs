@@ -38,7 +38,13 @@ fn fraction_bins_by_hand() {
     // One time only: every event in bin T/2 = 2.
     let mut g1 = vec![0u8; p.len()];
     voxelize(&p, &[ev(7, 0, 0, true), ev(7, 4, 2, true)], 0, &mut g1).unwrap();
-    assert_eq!(g1[2 * 12..3 * 12].iter().map(|&v| u32::from(v)).sum::<u32>(), 2);
+    assert_eq!(
+        g1[2 * 12..3 * 12]
+            .iter()
+            .map(|&v| u32::from(v))
+            .sum::<u32>(),
+        2
+    );
 }
 
 #[test]
@@ -97,21 +103,42 @@ fn background_filter_by_hand() {
     let f = BackgroundFilter::new(4, 4, 100, 10).unwrap();
     let mut last = vec![0u64; f.pixels()];
     // The first event has no neighbour: unsupported (but recorded).
-    assert_eq!(f.judge(&mut last, &ev(0, 1, 1, true)).unwrap(), Verdict::Unsupported);
+    assert_eq!(
+        f.judge(&mut last, &ev(0, 1, 1, true)).unwrap(),
+        Verdict::Unsupported
+    );
     // A diagonal neighbour 50 µs later: supported by (1, 1).
-    assert_eq!(f.judge(&mut last, &ev(50, 2, 2, true)).unwrap(), Verdict::Keep);
+    assert_eq!(
+        f.judge(&mut last, &ev(50, 2, 2, true)).unwrap(),
+        Verdict::Keep
+    );
     // (1, 1) again 5 µs after (2, 2) but 55 µs after itself: outside its 10-µs refractory
     // period, and (2, 2) supports it.
-    assert_eq!(f.judge(&mut last, &ev(55, 1, 1, false)).unwrap(), Verdict::Keep);
+    assert_eq!(
+        f.judge(&mut last, &ev(55, 1, 1, false)).unwrap(),
+        Verdict::Keep
+    );
     // (1, 1) 3 µs later: refractory.
-    assert_eq!(f.judge(&mut last, &ev(58, 1, 1, false)).unwrap(), Verdict::Refractory);
+    assert_eq!(
+        f.judge(&mut last, &ev(58, 1, 1, false)).unwrap(),
+        Verdict::Refractory
+    );
     // (3, 3) at 151: its neighbour (2, 2) fired at 50, 101 µs ago (> 100): unsupported.
-    assert_eq!(f.judge(&mut last, &ev(151, 3, 3, true)).unwrap(), Verdict::Unsupported);
+    assert_eq!(
+        f.judge(&mut last, &ev(151, 3, 3, true)).unwrap(),
+        Verdict::Unsupported
+    );
     // (0, 0) at 154: (1, 1) fired at 55 (99 µs ago; the refractory event at 58 was not
     // recorded): supported.
-    assert_eq!(f.judge(&mut last, &ev(154, 0, 0, true)).unwrap(), Verdict::Keep);
+    assert_eq!(
+        f.judge(&mut last, &ev(154, 0, 0, true)).unwrap(),
+        Verdict::Keep
+    );
     // A far pixel is never supported by a pixel two columns away.
-    assert_eq!(f.judge(&mut last, &ev(155, 3, 0, true)).unwrap(), Verdict::Unsupported);
+    assert_eq!(
+        f.judge(&mut last, &ev(155, 3, 0, true)).unwrap(),
+        Verdict::Unsupported
+    );
     assert_eq!(
         f.judge(&mut last, &ev(156, 4, 0, true)),
         Err(Error::OutOfRange("event outside the sensor"))
@@ -138,7 +165,10 @@ fn hot_pixels_by_hand() {
 
 #[test]
 fn sliding_windows_by_hand() {
-    let events: Vec<Event> = [0u64, 5, 10, 15, 20, 35].iter().map(|&t| ev(t, 0, 0, true)).collect();
+    let events: Vec<Event> = [0u64, 5, 10, 15, 20, 35]
+        .iter()
+        .map(|&t| ev(t, 0, 0, true))
+        .collect();
     // Length 10, stride 5, from 0 to 35: starts 0, 5, …, 35.
     let w = WindowParams::new(10, 5).unwrap();
     let got: Vec<(u64, Vec<u64>)> = w
@@ -279,9 +309,19 @@ fn reference(
         let lv = |c: u8| -> f64 {
             match norm {
                 Norm::Count => f64::from(c) * 65536.0,
-                Norm::Binary => if c > 0 { 65536.0 } else { 0.0 },
+                Norm::Binary => {
+                    if c > 0 {
+                        65536.0
+                    } else {
+                        0.0
+                    }
+                }
                 Norm::MaxPerBin => {
-                    if max == 0.0 { 0.0 } else { (f64::from(c) * 65536.0 / max + 0.5).floor() }
+                    if max == 0.0 {
+                        0.0
+                    } else {
+                        (f64::from(c) * 65536.0 / max + 0.5).floor()
+                    }
                 }
             }
         };
@@ -298,7 +338,9 @@ fn reference(
                                 if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
                                     let cnt = bin[c * plane + iy as usize * w + ix as usize];
                                     acc += lv(cnt)
-                                        * f64::from(kernels[f * k * k + (ky * k as isize + kx) as usize]);
+                                        * f64::from(
+                                            kernels[f * k * k + (ky * k as isize + kx) as usize],
+                                        );
                                 }
                             }
                         }
