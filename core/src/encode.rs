@@ -179,7 +179,9 @@ impl EncoderParams {
     /// channel has its own.
     pub const fn maps(&self) -> usize {
         match self.mode {
-            EncodeMode::Events(e) if e.split_channels => self.n_filters as usize * e.channels as usize,
+            EncodeMode::Events(e) if e.split_channels => {
+                self.n_filters as usize * e.channels as usize
+            }
             _ => self.n_filters as usize,
         }
     }
@@ -237,7 +239,9 @@ impl TryFrom<EncoderParamsRaw> for EncoderParams {
         let mut maps = u64::from(r.n_filters);
         if let EncodeMode::Events(e) = r.mode {
             if !(1..=2).contains(&e.channels) {
-                return Err(Error::InvalidParam("event encoder: channels must be 1 or 2"));
+                return Err(Error::InvalidParam(
+                    "event encoder: channels must be 1 or 2",
+                ));
             }
             if e.theta <= 0 {
                 return Err(Error::InvalidParam("event encoder: threshold must be > 0"));
@@ -251,10 +255,14 @@ impl TryFrom<EncoderParamsRaw> for EncoderParams {
                 ));
             }
             if e.binning == (Binning::FixedDt { dt_us: 0 }) {
-                return Err(Error::InvalidParam("event encoder: bin duration must be >= 1 µs"));
+                return Err(Error::InvalidParam(
+                    "event encoder: bin duration must be >= 1 µs",
+                ));
             }
             if e.window_us > 0 && e.stride_us == 0 {
-                return Err(Error::InvalidParam("event encoder: window stride must be >= 1 µs"));
+                return Err(Error::InvalidParam(
+                    "event encoder: window stride must be >= 1 µs",
+                ));
             }
             if e.split_channels {
                 maps *= u64::from(e.channels);

@@ -1,5 +1,6 @@
 //! Detection metrics, each a pure function over raster masks, output events and label
-//! positions (raster coordinates, see [`super::labels`]).
+//! positions (raster coordinates, scaled from the sensor as the voxel grid scales events:
+//! [`super::to_raster`]).
 //!
 //! * [`pixel_counts`]: SpikeSEG's pixel level, **reference definition**: TP/FP against the
 //!   label mask dilated by `r` (a `(2r+1)²` square), TN/FN against the plain mask, so the four
