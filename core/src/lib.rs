@@ -31,6 +31,7 @@ mod fmt;
 
 pub mod conv;
 pub mod convergence;
+pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod events;

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod detect;
 pub mod family;
 pub mod firmware;
 pub mod io;

@@ -92,7 +92,7 @@ fn font_ready() -> io::Result<()> {
 }
 
 /// Encodes 8-bit RGB pixels as a PNG in memory.
-fn encode_png(w: u32, h: u32, rgb: &[u8]) -> io::Result<Vec<u8>> {
+pub fn encode_png(w: u32, h: u32, rgb: &[u8]) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Rgb);

@@ -209,6 +209,10 @@ impl SimBuffers {
             starts: vec![0; steps as usize + 1],
         }
     }
+    /// First-spike times of the layer's last simulation, before pooling (`[map][y][x]`).
+    pub fn t_first(&self) -> &[u8] {
+        &self.t_first
+    }
     /// Borrowed view.
     pub fn scratch(&mut self) -> SimScratch<'_> {
         SimScratch {

@@ -1,5 +1,6 @@
 //! The `hebb` command line: one module per command.
 
+mod detect;
 mod eval;
 pub mod events;
 pub mod events_synth;
@@ -8,6 +9,7 @@ mod inspect;
 mod predict;
 mod train;
 
+pub use detect::DetectArgs;
 pub use eval::EvalArgs;
 pub use events::{EventsCmd, InspectEventsArgs};
 pub use export::ExportArgs;
@@ -56,6 +58,9 @@ pub enum Cmd {
     Inspect(InspectArgs),
     /// Measure training and inference speed and peak memory.
     Bench(crate::bench::BenchArgs),
+    /// Objects and tracks in an event recording (SpikeSEG's HULK + SMASH), scored against its
+    /// labels beside trivial baselines.
+    Detect(DetectArgs),
     /// Event-camera recordings (AEDAT4, N-MNIST .bin, EBSSA .mat, .npy, CSV).
     Events {
         /// What to do.
@@ -81,6 +86,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Cmd::Export(a) => export::run(&a),
         Cmd::Inspect(a) => inspect::run(&a),
         Cmd::Bench(a) => crate::bench::run(&a),
+        Cmd::Detect(a) => detect::run(&a),
         Cmd::Events { cmd } => events::run(&cmd),
     }
 }
