@@ -168,14 +168,17 @@ fn encoder_transpose_keeps_pixels_of_positive_sum() {
 
 /// Encoder 4×4 (one 1×1 filter of 1.0) → layer 0: 1 map, 1×1, weight 0.8, pool 2/2 → layer 1:
 /// 1 map, 3×3 "same", weights 0.6.
-fn tiny_model_parts() -> (
+/// Encoder, filter bytes, architecture, and the byte blobs of the two layers and thresholds.
+type TinyParts = (
     EncoderParams,
     Vec<u8>,
     [LayerArch; 2],
     Vec<u8>,
     Vec<u8>,
     Vec<u8>,
-) {
+);
+
+fn tiny_model_parts() -> TinyParts {
     let enc = events_encoder(4, 4, 1, 1, false);
     let neuron = NeuronParams::new(NeuronKind::If, true).unwrap();
     let c0 = ConvGeom::new(Shape::new(1, 4, 4), 1, 1, 1, Padding::Valid).unwrap();
