@@ -873,7 +873,7 @@ fn presets_resolve_identically_through_every_entry_point() {
         "--out",
         nm,
         "--count",
-        "2",
+        "20",
         "--no-progress",
     ]);
     let (sky, nm) = (
