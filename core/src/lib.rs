@@ -29,9 +29,11 @@ extern crate std;
 #[macro_use]
 mod fmt;
 
+pub mod assign;
 pub mod conv;
 pub mod convergence;
 pub mod decode;
+pub mod diehl_cook;
 pub mod encode;
 pub mod error;
 pub mod events;
@@ -45,6 +47,7 @@ pub mod model;
 pub mod network;
 pub mod neuron;
 pub mod plasticity;
+pub mod poisson;
 pub mod pool;
 pub mod q;
 pub mod readout;
