@@ -21,7 +21,7 @@ impl PoissonUnit {
                 "Poisson rate per pixel level × dt must be in (0, 1)",
             ));
         }
-        Ok(Self(libm::round(p * 4_294_967_296.0) as u32))
+        Ok(Self(crate::q::rate_from_f64(p)))
     }
 
     /// Spike probability per step of a pixel at an intensity (saturating just below 1).

@@ -25,18 +25,19 @@ use crate::poisson;
 use crate::rng::Rng;
 
 /// Fills `out` with the powers of a Q0.32 decay in Q8.24 (`out[k] ≈ 2²⁴ dᵏ`, rounded down, so
-/// the table reaches 0); returns its length (the first zero entry's index).
+/// the table reaches 0, and zeros after); returns its length (the first zero entry's index).
 pub fn trace_table(decay: u32, out: &mut [u32]) -> Result<usize> {
     let mut x: u64 = 1 << W_FRAC;
+    let mut len = None;
     for (k, slot) in out.iter_mut().enumerate() {
-        if x == 0 {
-            return Ok(k);
+        if x == 0 && len.is_none() {
+            len = Some(k);
         }
         *slot = x as u32;
         x = (x * u64::from(decay)) >> 32;
     }
     if x == 0 {
-        Ok(out.len())
+        Ok(len.unwrap_or(out.len()))
     } else {
         Err(Error::InvalidParam(
             "trace table does not reach 0 within its buffer",

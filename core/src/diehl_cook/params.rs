@@ -221,8 +221,7 @@ fn decay(dt: f64, tau: f64, what: &'static str) -> Result<u32> {
     if !(tau.is_finite() && tau > 0.0) {
         return Err(Error::InvalidParam(what));
     }
-    let d = libm::exp(-dt / tau) * 4_294_967_296.0;
-    Ok(libm::round(d).min(f64::from(u32::MAX)) as u32)
+    Ok(crate::q::rate_from_f64(libm::exp(-dt / tau)))
 }
 
 fn steps(ms: f64, dt: f64, what: &'static str) -> Result<u32> {
@@ -242,7 +241,7 @@ fn neurons(p: &PhysicalNeurons, dt: f64) -> Result<Neurons> {
         v_rest: q(p.v_rest, V_FRAC, "resting potential out of range")?,
         v_reset: q(p.v_reset, V_FRAC, "reset potential out of range")?,
         v_thresh: q(p.v_thresh, V_FRAC, "threshold out of range")?,
-        k: libm::round(dt / p.tau_ms * 4_294_967_296.0).min(f64::from(u32::MAX)) as u32,
+        k: crate::q::rate_from_f64(dt / p.tau_ms),
         refrac: u16::try_from(refrac)
             .map_err(|_| Error::InvalidParam("refractory period too long"))?,
         e_exc: q(
