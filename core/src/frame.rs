@@ -30,6 +30,9 @@ pub const FAMILY_CONV_STDP: u16 = 1;
 /// Family tag of local-rule models (Hopfield memories, Oja / Sanger / BCM layers, trace-STDP
 /// layers).
 pub const FAMILY_LOCAL_RULES: u16 = 2;
+/// Family tag of Diehl & Cook 2015 networks (Poisson inputs, conductance LIF, trace STDP,
+/// label assignment by response).
+pub const FAMILY_DIEHL_COOK: u16 = 3;
 /// Header bytes of version 1.
 pub const HEADER_V1: usize = 14;
 /// Header bytes of version 2.

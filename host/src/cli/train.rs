@@ -4,6 +4,7 @@ use super::{DeviceArgs, open_backend, out, parse_data};
 use crate::config::TrainConfig;
 use crate::data::DataSource;
 use crate::family::conv_stdp::{ConvStdp, read_checkpoint};
+use crate::family::diehl_cook::{self as dc, DiehlCook, config::DiehlCookConfig};
 use crate::family::rules::config::{self as rules_config, RulesConfig};
 use crate::family::rules::{LocalRules, task::Task};
 use crate::log::Level;
@@ -21,7 +22,8 @@ pub struct TrainArgs {
     /// Built-in preset: kheradpisheh2018, igarss2023 (events), igarss2023-images,
     /// nmnist-events, mcu (convolutional STDP); hopfield-mnist,
     /// hopfield-mnist-storkey, hopfield-random, oja-gaussian, sanger-gaussian, oja-digits,
-    /// sanger-digits, bcm-bars, stdp-pattern (local rules).
+    /// sanger-digits, bcm-bars, stdp-pattern (local rules); diehl2015, diehl2015-400,
+    /// diehl2015-1600, diehl2015-6400 (Diehl & Cook 2015).
     #[arg(long, visible_alias = "preset")]
     pub paper: Option<String>,
     /// Folder that holds the runs.
@@ -219,6 +221,9 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     if let Some(route) = rules_route(&a)? {
         return train_rules(&a, route, &output, progress, opts);
     }
+    if let Some(route) = diehl_cook_route(&a)? {
+        return train_diehl_cook(&a, route, &output, progress, opts);
+    }
     let mut be = open_backend(&a.dev)?;
     // Everything that can fail on the inputs fails before a run folder is created or touched.
     let (mut trainer, split, folder) = match &a.resume {
@@ -397,6 +402,129 @@ fn train_rules(
     t.configure_progress(progress);
     opts.config_toml = t.config().to_toml();
     drive(&mut t, &task, &folder, &opts)
+}
+
+/// How a Diehl & Cook run starts.
+enum DiehlCookRoute {
+    New(Box<DiehlCookConfig>),
+    Resume(PathBuf, Box<dc::model::ModelFile>),
+}
+
+/// A Diehl & Cook run, when the preset, the config or the checkpoint says so.
+fn diehl_cook_route(a: &TrainArgs) -> Result<Option<DiehlCookRoute>> {
+    if let Some(ck) = &a.resume {
+        let bytes = crate::io::read_hebb(ck, "checkpoint")?;
+        let h = hebb_core::frame::peek(&bytes)?;
+        if h.family != hebb_core::frame::FAMILY_DIEHL_COOK {
+            return Ok(None);
+        }
+        let f = dc::model::ModelFile::from_bytes(&bytes)
+            .with_context(|| format!("checkpoint {}", ck.display()))?;
+        return Ok(Some(DiehlCookRoute::Resume(ck.clone(), Box::new(f))));
+    }
+    let cfg = match (&a.config, &a.paper) {
+        (Some(p), _) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading config {}", p.display()))?;
+            let table = crate::config::parse_table(&text)
+                .with_context(|| format!("config {}", p.display()))?;
+            if !dc::config::is_diehl_cook_config(&table) {
+                return Ok(None);
+            }
+            if a.paper.is_some() {
+                tracing::warn!(
+                    "both --config and --paper given: the config file wins (name a `preset` inside it to start from one)"
+                );
+            }
+            DiehlCookConfig::from_toml_str(&text)
+                .with_context(|| format!("config {}", p.display()))?
+        }
+        (None, Some(name)) if dc::config::PRESETS.contains(&name.as_str()) => {
+            DiehlCookConfig::preset(name)?
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(DiehlCookRoute::New(Box::new(cfg))))
+}
+
+fn train_diehl_cook(
+    a: &TrainArgs,
+    route: DiehlCookRoute,
+    output: &Path,
+    progress: ProgressConfig,
+    mut opts: RunOptions,
+) -> Result<i32> {
+    for (flag, set) in [
+        ("--batch", a.batch.is_some()),
+        ("--n-classes", a.n_classes.is_some()),
+    ] {
+        if set {
+            bail!(
+                "{flag} is not used by the diehl-cook family (one digit at a time, classes from the data)"
+            );
+        }
+    }
+    if a.dev.device == "cuda" {
+        bail!(
+            "the diehl-cook family runs on the CPU (event-driven integer steps); drop --device cuda"
+        );
+    }
+    let (mut t, split, folder) = match route {
+        DiehlCookRoute::Resume(ck, file) => {
+            let home = run_of_checkpoint(&ck);
+            refuse_changes_on_resume(a, home.as_deref())?;
+            let t =
+                DiehlCook::resume(*file).with_context(|| format!("checkpoint {}", ck.display()))?;
+            opts.resume = Some(
+                RunState::from_bytes(&t.state().run)
+                    .with_context(|| format!("checkpoint {}", ck.display()))?,
+            );
+            let data = parse_data(a.data.as_deref().unwrap_or(&t.config().data));
+            let split = data
+                .load()
+                .with_context(|| format!("loading data set `{data}`"))?;
+            t.check_data(&split)?;
+            let folder = resume_folder(a, home, &ck, output)?;
+            tracing::info!(
+                "resuming {} at epoch {} digit {}",
+                ck.display(),
+                t.state().epoch,
+                t.state().pos
+            );
+            (t, split, folder)
+        }
+        DiehlCookRoute::New(mut cfg) => {
+            if let Some(e) = a.epochs {
+                if e == 0 {
+                    bail!("--epochs must be >= 1");
+                }
+                cfg.epochs = u32::from(e);
+            }
+            if let Some(s) = a.seed {
+                cfg.seed = s;
+            }
+            if let Some(d) = &a.data {
+                cfg.data = parse_data(d).to_string();
+            }
+            cfg.validate()?;
+            crate::config::check_budget(
+                cfg.memory_estimate(),
+                "this network needs about {need} GiB",
+                "use fewer neurons",
+            )?;
+            let data = parse_data(&cfg.data);
+            let split = data
+                .load()
+                .with_context(|| format!("loading data set `{data}`"))?;
+            let t = DiehlCook::new(*cfg, &split)?;
+            t.check_data(&split)?;
+            let folder = RunFolder::create(output, a.name.as_deref(), a.overwrite)?;
+            (t, split, folder)
+        }
+    };
+    t.configure_progress(progress);
+    opts.config_toml = t.config().to_toml();
+    drive(&mut t, &split, &folder, &opts)
 }
 
 fn load(

@@ -1,6 +1,7 @@
 //! Network families: each one a [`Trainer`](crate::run::Trainer) of the shared run loop.
 
 pub mod conv_stdp;
+pub mod diehl_cook;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,9 @@ pub enum Family {
     ConvStdp,
     /// Local learning rules and attractor memories (the CANNs trainers).
     LocalRules,
+    /// The Diehl & Cook 2015 network: Poisson inputs, conductance LIF, trace STDP, labels by
+    /// response.
+    DiehlCook,
     /// A family defined outside hebb (user code, tests), with its own tag (at least
     /// [`Family::CUSTOM_MIN`]).
     Custom(u16),
@@ -28,6 +32,7 @@ impl Family {
         match self {
             Self::ConvStdp => "conv-stdp",
             Self::LocalRules => "local-rules",
+            Self::DiehlCook => "diehl-cook",
             Self::Custom(_) => "custom",
         }
     }
@@ -36,6 +41,7 @@ impl Family {
         match self {
             Self::ConvStdp => hebb_core::frame::FAMILY_CONV_STDP,
             Self::LocalRules => hebb_core::frame::FAMILY_LOCAL_RULES,
+            Self::DiehlCook => hebb_core::frame::FAMILY_DIEHL_COOK,
             Self::Custom(t) => t,
         }
     }
