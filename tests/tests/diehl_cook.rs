@@ -677,7 +677,7 @@ fn any_value() -> impl Strategy<Value = f64> {
     ]
 }
 
-/// Sets float field `i` (of 29) of `p`.
+/// Sets float field `i` (of 34) of `p`.
 fn set_field(p: &mut Physical, i: usize, x: f64) {
     fn pop(n: &mut PhysicalNeurons, i: usize, x: f64) {
         match i {
@@ -1189,7 +1189,7 @@ impl RefNet {
                 let x = self.trace(self.last_post[j], 1);
                 if learn && x > 0.0 {
                     let w = &mut self.w[i * n + j];
-                    *w = (*w - self.nu_pre * x).clamp(0.0, self.w_max.max(*w));
+                    *w = (*w - self.nu_pre * x).max(0.0);
                     self.budget[i * n + j] += DEP_LSB;
                 }
             }
@@ -1287,7 +1287,8 @@ const V_TOL_E: f64 = 350.0;
 /// The same for the inhibitory population, with `dt/τ` = 0.05 and no gi: ≈ 35 LSB.
 const V_TOL_I: f64 = 40.0;
 /// ge tolerance (LSB of Q8.24) beyond the carried weight errors: floors decayed by e^(−1/2)
-/// per step accumulate to ≤ 1/(1 − e^(−1/2)) = 2.54.
+/// per step accumulate to ≤ 1/(1 − e^(−1/2)) = 2.54 (for the inhibitory neurons with w_ei's
+/// rounding, 0.4 LSB a spike, decayed as fast).
 const GE_TOL: f64 = 3.0;
 /// gi tolerance (LSB of Q16.16): ≤ 1/(1 − e^(−1/4)) = 4.52.
 const GI_TOL: f64 = 5.0;
