@@ -172,7 +172,9 @@ fn integrate(p: &Neurons, v: i32, ge: i32, gi: i32, lo: i64, hi: i64) -> i32 {
     let drive = (i64::from(p.v_rest) - v)
         + ((i64::from(ge) * (i64::from(p.e_exc) - v)) >> W_FRAC)
         + ((i64::from(gi) * (i64::from(p.e_inh) - v)) >> 16);
-    let drive = drive.clamp(-(1 << 31), 1 << 31);
+    // Below 2³¹: times a `dt/τ` of up to 1 − 2⁻³² (τ = dt), plus the rounding half, the
+    // product stays inside i64 (2³¹ itself would reach 2⁶³).
+    let drive = drive.clamp(-(1 << 31), (1 << 31) - 1);
     let dv = (drive * i64::from(p.k) + (1 << 31)) >> 32;
     (v + dv).clamp(lo, hi) as i32
 }
@@ -356,7 +358,8 @@ pub fn step(
                     for (x, &lp) in col.iter_mut().step_by(n).zip(st.last_pre.iter()) {
                         let pre = trace(net.tables.pre, clock, lp);
                         if pre > 0 {
-                            *x = (*x + mul_w(a, pre)).min(r.w_max);
+                            // Saturating: a normalised weight may sit at i32::MAX.
+                            *x = x.saturating_add(mul_w(a, pre)).min(r.w_max);
                         }
                     }
                 }
