@@ -153,19 +153,26 @@ impl std::fmt::Debug for DiehlCook {
     }
 }
 
-/// Seed of one digit's Poisson stream: `tag` names the pass, `a` and `b` the position.
-fn digit_seed(seed: u64, tag: u64, a: u64, b: u64) -> u64 {
+/// Seed of one digit's Poisson stream: `tag` names the pass ([`TAG_TRAIN`]: `a` the epoch,
+/// `b` the position in it; [`TAG_ASSIGN`] and [`TAG_TEST`]: `a` the digit's index), so every
+/// digit's stream can be recomputed alone (resume, parallel passes, the firmware fixtures).
+pub fn digit_seed(seed: u64, tag: u64, a: u64, b: u64) -> u64 {
     let mut x = seed ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     x ^= a.wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = x.rotate_left(29) ^ b.wrapping_mul(0x94D0_49BB_1331_11EB);
     x
 }
 
-const TAG_TRAIN: u64 = 1;
-const TAG_ORDER: u64 = 2;
-const TAG_ASSIGN: u64 = 3;
-const TAG_TEST: u64 = 4;
-const TAG_INIT: u64 = 5;
+/// Pass tag of training digits.
+pub const TAG_TRAIN: u64 = 1;
+/// Tag of the epoch's digit order.
+pub const TAG_ORDER: u64 = 2;
+/// Pass tag of the frozen assignment pass over the training digits.
+pub const TAG_ASSIGN: u64 = 3;
+/// Pass tag of test digits (and of `predict`).
+pub const TAG_TEST: u64 = 4;
+/// Tag of the initial weights.
+pub const TAG_INIT: u64 = 5;
 
 /// Digits of a split a config uses (`limit` 0: all).
 fn used(d: &Dataset, limit: usize) -> usize {
