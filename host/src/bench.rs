@@ -17,10 +17,19 @@ pub fn peak_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// CPU time this thread has run, in seconds (`/proc/thread-self/schedstat`), if the OS reports
+/// it: per-CPU-second rates are comparable on a loaded machine where wall rates are not.
+pub fn thread_cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 * 1e-9)
+}
+
 /// `hebb bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Preset to measure (`local-rules`: every local rule on one core, beside CANNs).
+    /// Preset to measure (`local-rules`: every local rule on one core, beside CANNs;
+    /// `diehl2015`: the Diehl & Cook network at N = 100 and 400, beside BindsNET and Brian2).
     #[arg(long, visible_alias = "preset", default_value = "kheradpisheh2018")]
     pub paper: String,
     /// Data set.
@@ -55,6 +64,9 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
     }
     if a.paper == "local-rules" {
         return crate::family::rules::bench::run(a.json.as_deref());
+    }
+    if crate::family::diehl_cook::config::PRESETS.contains(&a.paper.as_str()) {
+        return crate::family::diehl_cook::bench::run(&a.data, a.samples, a.json.as_deref());
     }
     let cfg = TrainConfig::preset(&a.paper)?;
     let data: crate::data::DataSource = match a.data.parse() {

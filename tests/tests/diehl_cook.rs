@@ -973,7 +973,9 @@ fn step_errors_are_named() {
     d.v_e.pop();
     assert_eq!(
         step(&f.net(), &mut wt, &mut d.state(), &[], &mut dep, None),
-        Err(Error::ShapeMismatch("excitatory state"))
+        Err(Error::ShapeMismatch(
+            "network state does not match its neuron and input counts"
+        ))
     );
 }
 

@@ -263,6 +263,7 @@ pub fn step(
     counts: Option<&mut [u32]>,
 ) -> Result<u32> {
     let (n, r) = (net.n, net.params.raw());
+    st.check(net)?;
     let clock = *st.clock;
     let learn = w.plastic();
     // 1. Input spikes.
@@ -319,19 +320,24 @@ pub fn step(
     // 3. Excitatory neurons.
     let (lo, hi) = bounds(&r.exc, r.v_init);
     let mut fired = 0u32;
-    let mut counts = counts;
-    for j in 0..n {
-        let (Some(v), Some(ge), Some(gi), Some(refr), Some(th), Some(f)) = (
-            st.v_e.get_mut(j),
-            st.ge_e.get_mut(j),
-            st.gi_e.get_mut(j),
-            st.refr_e.get_mut(j),
-            st.theta.get_mut(j),
-            st.fired_e.get_mut(j),
-        ) else {
-            return Err(Error::ShapeMismatch("excitatory state"));
-        };
+    // The membrane pass first (no branch on learning), then the rare spikes one by one: a
+    // spike's effects (θ, its weight column, its trace) touch that neuron alone.
+    let thresh = r.exc.v_thresh;
+    // A neuron at rest with no conductance stays there (Euler adds exactly 0): skipped.
+    let exc_quiet = r.exc.v_rest <= thresh;
+    for (((((v, ge), gi), refr), th), f) in st
+        .v_e
+        .iter_mut()
+        .zip(st.ge_e.iter_mut())
+        .zip(st.gi_e.iter_mut())
+        .zip(st.refr_e.iter_mut())
+        .zip(st.theta.iter())
+        .zip(st.fired_e.iter_mut())
+    {
         *f = 0;
+        if exc_quiet && *v == r.exc.v_rest && *ge == 0 && *gi == 0 && *refr == 0 && *th >= 0 {
+            continue;
+        }
         if *refr > 0 {
             *refr -= 1;
             *v = r.exc.v_reset;
@@ -340,17 +346,24 @@ pub fn step(
         }
         *ge = decay(*ge, r.exc.ge_decay);
         *gi = decay(*gi, r.exc.gi_decay);
-        if *refr == 0 && *v > r.exc.v_thresh.saturating_add(*th) {
+        if *refr == 0 && *v > thresh.saturating_add(*th) {
             *v = r.exc.v_reset;
             *refr = r.exc.refrac;
             *f = 1;
             fired += 1;
+        }
+    }
+    if fired > 0 {
+        let mut counts = counts;
+        for (j, _) in st.fired_e.iter().enumerate().filter(|(_, f)| **f != 0) {
             if let Some(c) = counts.as_deref_mut().and_then(|c| c.get_mut(j)) {
                 *c = c.saturating_add(1);
             }
+            let last = st.last_post.get(j).copied().unwrap_or(clock);
             if let Weights::Plastic(w) = w {
-                *th = th.saturating_add(r.theta_plus);
-                let last = st.last_post.get(j).copied().unwrap_or(clock);
+                if let Some(th) = st.theta.get_mut(j) {
+                    *th = th.saturating_add(r.theta_plus);
+                }
                 let post2 = trace(net.tables.post2, clock, last);
                 if post2 > 0 && r.nu_post > 0 {
                     let a = mul_w(r.nu_post, post2);
@@ -371,6 +384,7 @@ pub fn step(
     }
     // 4. Inhibitory neurons.
     let (lo, hi) = bounds(&r.inh, r.inh.v_rest);
+    let inh_quiet = r.inh.v_rest <= r.inh.v_thresh;
     for (((v, ge), refr), f) in st
         .v_i
         .iter_mut()
@@ -379,6 +393,9 @@ pub fn step(
         .zip(st.fired_i.iter_mut())
     {
         *f = 0;
+        if inh_quiet && *v == r.inh.v_rest && *ge == 0 && *refr == 0 {
+            continue;
+        }
         if *refr > 0 {
             *refr -= 1;
             *v = r.inh.v_reset;

@@ -16,6 +16,7 @@
 //! for training and (seed, split, index) for the frozen passes, so resume is exact and the
 //! parallel passes do not depend on thread scheduling.
 
+pub mod bench;
 pub mod config;
 pub mod model;
 pub mod plots;
