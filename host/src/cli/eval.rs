@@ -41,6 +41,12 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
             bail!("--refit-c values must be > 0, got {c}");
         }
     }
+    let path = super::model_path(&a.model);
+    if crate::io::read_hebb(&path, "model").is_ok_and(|b| {
+        hebb_core::frame::peek(&b).is_ok_and(|h| h.family == hebb_core::frame::FAMILY_DIEHL_COOK)
+    }) {
+        return eval_diehl_cook(a, &path);
+    }
     let (net, _) = load_net(&a.model)?;
     let Some(r) = net.readout.as_ref() else {
         bail!(
@@ -98,6 +104,66 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
                 "refit C = {c}: train {:.2} %, test {:.2} %",
                 100.0 * tr,
                 100.0 * te
+            )?;
+        }
+    }
+    Ok(0)
+}
+
+/// `hebb eval` of a Diehl & Cook network: both votes on the test split (and the training
+/// split with `--train`), each digit from rest with its seeded Poisson stream, as the run's
+/// test pass.
+fn eval_diehl_cook(a: &EvalArgs, path: &std::path::Path) -> Result<i32> {
+    use crate::family::diehl_cook::{DiehlCook, model::ModelFile};
+    use crate::run::Trainer;
+    if !a.refit_c.is_empty() || a.refit_shift > 0 {
+        bail!(
+            "--refit-c and --refit-shift refit a linear readout; a Diehl & Cook network has none"
+        );
+    }
+    let bytes = crate::io::read_hebb(path, "model")?;
+    let f = ModelFile::from_bytes(&bytes)
+        .with_context(|| format!("{} is not a valid model", path.display()))?;
+    let t = DiehlCook::from_model(f)?;
+    let split = parse_data(&a.data)
+        .load()
+        .with_context(|| format!("loading data set `{}`", a.data))?;
+    t.check_data(&split)?;
+    let mut sets = vec![("test", &split.test)];
+    if a.train {
+        sets.push(("train", &split.train));
+    }
+    for (name, d) in sets {
+        let digits: Vec<&[u8]> = (0..d.len()).map(|i| d.image(i)).collect();
+        let start = std::time::Instant::now();
+        let preds = t.predict_batch(&digits)?;
+        let secs = start.elapsed().as_secs_f64();
+        let classes = d.n_classes;
+        let mut conf = vec![vec![0u32; classes]; classes];
+        let (mut all, mut prop) = (0usize, 0usize);
+        for (p, &l) in preds.iter().zip(&d.labels) {
+            all += usize::from(p.class == Some(l));
+            prop += usize::from(p.class_proportion == Some(l));
+            if let Some(k) = p.class
+                && let Some(x) = conf
+                    .get_mut(usize::from(l))
+                    .and_then(|r| r.get_mut(usize::from(k)))
+            {
+                *x += 1;
+            }
+        }
+        let n = d.len().max(1) as f64;
+        out!(
+            "{name} accuracy: {:.2} % (all activity), {:.2} % (proportion) ({} digits, {:.0} digits/s)",
+            100.0 * all as f64 / n,
+            100.0 * prop as f64 / n,
+            d.len(),
+            d.len() as f64 / secs.max(1e-9)
+        )?;
+        if name == "test" {
+            out!(
+                "confusion matrix, all-activity vote (rows: true, columns: predicted):\n{}",
+                confusion_text(&conf)
             )?;
         }
     }

@@ -20,6 +20,10 @@ pub fn run(a: &InspectArgs) -> Result<i32> {
     {
         return inspect_rules(a, &bytes);
     }
+    if hebb_core::frame::peek(&bytes).is_ok_and(|h| h.family == hebb_core::frame::FAMILY_DIEHL_COOK)
+    {
+        return inspect_diehl_cook(a, &bytes);
+    }
     let m = hebb_core::model::Model::decode(&bytes)
         .with_context(|| format!("{} is not a valid model", a.file.display()))?;
     let p = &m.provenance;
@@ -111,6 +115,92 @@ pub fn run(a: &InspectArgs) -> Result<i32> {
                 st.total_samples
             )?,
             Err(e) => out!("kind: checkpoint with unreadable training state ({e})")?,
+        }
+    }
+    Ok(0)
+}
+
+/// Describes a Diehl & Cook network or checkpoint.
+fn inspect_diehl_cook(a: &InspectArgs, bytes: &[u8]) -> Result<i32> {
+    use crate::family::diehl_cook::{TrainState, model::ModelFile};
+    use hebb_core::assign::UNASSIGNED;
+    let f = ModelFile::from_bytes(bytes)
+        .with_context(|| format!("{} is not a valid model", a.file.display()))?;
+    let cfg = crate::family::diehl_cook::config::DiehlCookConfig::from_toml_str(&f.config)
+        .context("stored config")?;
+    let net = &f.net;
+    out!(
+        "{}: {} bytes, diehl-cook network (format v2); preset `{}`, data `{}`, seed {}",
+        a.file.display(),
+        bytes.len(),
+        cfg.preset,
+        cfg.data,
+        cfg.seed
+    )?;
+    out!(
+        "{} Poisson inputs ({}×{}) → {} conductance LIF excitatory neurons ↔ {} inhibitory; {} classes",
+        net.n_in,
+        net.shape.0,
+        net.shape.1,
+        net.n,
+        net.n,
+        net.classes
+    )?;
+    let p = &cfg.physical;
+    out!(
+        "dt {} ms, {} + {} ms per digit, intensity {} (max {}), θ+ {} mV, ν {} / {}, w_ei {}, w_ie {}, column sum {}",
+        p.dt_ms,
+        p.present_ms,
+        p.rest_ms,
+        p.intensity,
+        p.max_intensity,
+        p.theta_plus,
+        p.nu_pre,
+        p.nu_post,
+        p.w_ei,
+        p.w_ie,
+        p.norm_sum
+    )?;
+    let one = f64::from(hebb_core::diehl_cook::W_ONE);
+    let w_mean = net.w.iter().map(|&x| f64::from(x)).sum::<f64>() / net.w.len().max(1) as f64 / one;
+    let w_max = net
+        .w
+        .iter()
+        .copied()
+        .max()
+        .map_or(0.0, |x| f64::from(x) / one);
+    let th: Vec<f64> = net.theta.iter().map(|&t| f64::from(t) / 65536.0).collect();
+    out!(
+        "weights: mean {w_mean:.4}, max {w_max:.4}; θ mean {:.2} mV, max {:.2} mV",
+        th.iter().sum::<f64>() / th.len().max(1) as f64,
+        th.iter().copied().fold(0.0, f64::max)
+    )?;
+    let mut per_class = vec![0usize; net.classes];
+    for &c in &net.assignments {
+        if let Some(x) = per_class.get_mut(usize::from(c)) {
+            *x += 1;
+        }
+    }
+    let unassigned = net.assignments.iter().filter(|&&c| c == UNASSIGNED).count();
+    out!("neurons per assigned class: {per_class:?}, unassigned {unassigned}")?;
+    if f.state.is_empty() {
+        out!("exported model (no training state)")?;
+    } else {
+        let st: TrainState = postcard::from_bytes(&f.state)
+            .map_err(|e| anyhow::anyhow!("training state malformed ({e})"))?;
+        out!(
+            "checkpoint: epoch {} of {}, digit {} of the epoch, {} digits trained",
+            st.epoch,
+            cfg.epochs,
+            st.pos,
+            st.done
+        )?;
+        if let Some(s) = st.history.last() {
+            out!(
+                "last epoch: test {:.2} % / {:.2} % (all activity / proportion, frozen assignment)",
+                100.0 * s.test_frozen.all,
+                100.0 * s.test_frozen.proportion
+            )?;
         }
     }
     Ok(0)

@@ -117,7 +117,7 @@ fn open_backend(dev: &DeviceArgs) -> Result<Box<dyn backend::Backend>> {
 }
 
 /// Resolves a path that may be a run folder to its model file.
-fn model_path(p: &Path) -> PathBuf {
+pub(crate) fn model_path(p: &Path) -> PathBuf {
     if p.is_dir() {
         p.join("model.hebb")
     } else {
@@ -133,6 +133,13 @@ fn load_net(p: &Path) -> Result<(Net, Vec<u8>)> {
     {
         anyhow::bail!(
             "{} is a local-rules model (Hopfield memory, Oja/Sanger/BCM or trace-STDP layer), not a classifier: use `hebb predict` to recall from it and `hebb inspect` to describe it",
+            p.display()
+        );
+    }
+    if hebb_core::frame::peek(&bytes).is_ok_and(|h| h.family == hebb_core::frame::FAMILY_DIEHL_COOK)
+    {
+        anyhow::bail!(
+            "{} is a Diehl & Cook network (labels by response, no readout or layers to export): use `hebb eval` to score it and `hebb inspect` to describe it",
             p.display()
         );
     }

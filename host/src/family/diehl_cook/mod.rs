@@ -296,6 +296,13 @@ impl DiehlCook {
         Self::assemble(cfg, file.net, st)
     }
 
+    /// A trainer holding an exported model (or a checkpoint), for prediction and evaluation.
+    pub fn from_model(file: ModelFile) -> Result<Self> {
+        let cfg = DiehlCookConfig::from_toml_str(&file.config).context("stored config")?;
+        let st = TrainState::new(file.net.n, file.net.classes);
+        Self::assemble(cfg, file.net, st)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &DiehlCookConfig {
         &self.cfg
