@@ -3,10 +3,13 @@
 //! * Puts `memory.x` on the linker search path and, for bare-metal targets only, adds the
 //!   cortex-m-rt and defmt linker scripts (so host builds of the workspace are unaffected).
 //! * Decodes the committed fixtures (`model.hebb`, `model8.hebb`, `samples*.bin`, `learn.bin`,
-//!   `hopfield.bin`, `oja.bin`, `sanger.bin`) with `hebb-core` and writes `sizes.rs`: the length of every static buffer, sized for the
+//!   `hopfield.bin`, `oja.bin`, `sanger.bin`, `diehl.bin`) with `hebb-core` and writes `sizes.rs`: the length of every static buffer, sized for the
 //!   models that are shipped. Replacing a fixture re-sizes the buffers on the next build.
 //! * Writes `model_corrupt.hebb`: `model.hebb` with one body byte flipped, for the boot check.
 
+#[allow(dead_code)]
+#[path = "src/diehl/files.rs"]
+mod diehl_files;
 #[allow(dead_code)]
 #[path = "src/fixture.rs"]
 mod fixture;
@@ -22,6 +25,10 @@ use std::path::{Path, PathBuf};
 
 const REGEN: &str = "regenerate the fixtures with \
     `cargo test -p hebb-tests --release --test firmware_fixture -- --ignored` \
+    (see firmware/README.md)";
+
+const REGEN_DIEHL: &str = "regenerate the Diehl & Cook fixture with \
+    `cargo test -p hebb-tests --release --test firmware_fixture regenerate_diehl -- --ignored` \
     (see firmware/README.md)";
 
 const REGEN_LOCAL: &str = "regenerate the local-rule fixtures with \
@@ -93,6 +100,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/fixture.rs");
     println!("cargo:rerun-if-changed=src/local/files.rs");
+    println!("cargo:rerun-if-changed=src/diehl/files.rs");
     println!("cargo:rerun-if-changed=memory.x");
     std::fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copy memory.x");
     println!("cargo:rustc-link-search={}", out.display());
@@ -212,6 +220,39 @@ fn main() {
     );
     let _ = writeln!(w, "pub mod rate {{");
     for (k, v) in [("N", rn), ("K", rk), ("W", rw)] {
+        let _ = writeln!(w, "    /// `{k}`.\n    pub const {k}: usize = {v};");
+    }
+    let _ = writeln!(w, "}}");
+    // Diehl & Cook buffers: both networks' state, the learning weights, the trace tables.
+    let db = read(&manifest, "diehl.bin");
+    let d = diehl_files::Diehl::parse(&db)
+        .unwrap_or_else(|e| panic!("diehl.bin: {e:?}; {REGEN_DIEHL}"));
+    let params: hebb_core::diehl_cook::Params = postcard::from_bytes(d.params)
+        .unwrap_or_else(|e| panic!("diehl.bin params: {e}; {REGEN_DIEHL}"));
+    let table = |decay: u32| {
+        let mut t = vec![0u32; hebb_core::diehl_cook::params::TABLE_MAX];
+        hebb_core::diehl_cook::trace_table(decay, &mut t)
+            .unwrap_or_else(|e| panic!("diehl.bin trace table: {e}; {REGEN_DIEHL}"))
+            .max(1)
+    };
+    let [dp, d1, d2] = params.raw().trace_decay;
+    let (dn, dl, dc) = (d.n as usize, d.n_learn as usize, d.classes as usize);
+    let _ = writeln!(
+        w,
+        "/// Buffer lengths of `diehl` (the networks in diehl.bin)."
+    );
+    let _ = writeln!(w, "pub mod diehl {{");
+    for (k, v) in [
+        ("N", dn.max(dl)),
+        ("N_IN", d.n_in()),
+        ("W_LEARN", d.n_in() * dl),
+        ("CLASSES", dc),
+        ("RESP", dn * dc),
+        ("SCORES", 2 * dc),
+        ("TABLE_PRE", table(dp)),
+        ("TABLE_POST1", table(d1)),
+        ("TABLE_POST2", table(d2)),
+    ] {
         let _ = writeln!(w, "    /// `{k}`.\n    pub const {k}: usize = {v};");
     }
     let _ = writeln!(w, "}}");

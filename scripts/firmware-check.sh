@@ -8,11 +8,14 @@
 #            state CRC, overlap, energy) must equal the host's
 #   oja      on-device Oja learning: weight CRC every 50 samples and at the end = host's
 #   sanger   the same for Sanger's rule (3 components)
+#   diehl    Diehl & Cook: inference of a trained network from flash (counts CRC, presentations,
+#            both votes per digit), label assignment on the device (assignments/proportions
+#            CRC) and learning of a small network (weights/θ CRC after every digit) = host's
 #   corrupt  model with a flipped byte: must be rejected at boot (exit 2, CRC mismatch)
 # The firmware's exit code is the verdict (the expected values are inside the fixtures); the
 # script also diffs the printed per-sample lines with firmware/*.expected.txt (written by the
 # host) and prints flash, static RAM, stack high-water mark and instructions per inference,
-# learning step, recall and rate-rule update.
+# learning step, recall, rate-rule update and Diehl & Cook digit.
 #
 # Usage: scripts/firmware-check.sh [--host]
 #   --host   also recompute every expectation in the fixtures with the host
@@ -29,7 +32,7 @@ for a in "$@"; do
     case "$a" in
     --host) host_check=1 ;;
     -h | --help)
-        sed -n '2,24p' "$0"
+        sed -n '2,25p' "$0"
         exit 0
         ;;
     *)
@@ -90,10 +93,10 @@ check_lines() { # check_lines <bin> <prefix regex> <expected file>
     fi
 }
 
-for b in infer infer8 learn hopfield oja sanger; do
+for b in infer infer8 learn hopfield oja sanger diehl; do
     step "run $b"
     run "$b"
-    grep -vE '^(result|learn [0-9]|cue [0-9]|oja [0-9]|sanger [0-9]|INFO  (sample|  winner|cue))' "$logs/$b.log" || true
+    grep -vE '^(result|learn [0-9]|cue [0-9]|oja [0-9]|sanger [0-9]|infer [0-9]|assign [0-9]|INFO  (sample|  winner|cue|  digit))' "$logs/$b.log" || true
     if [ "$rc" -ne 0 ]; then
         echo "$b: FAILED with exit code $rc (log: $logs/$b.log)" >&2
         tail -n 20 "$logs/$b.log" >&2
@@ -108,6 +111,7 @@ for b in infer infer8 learn hopfield oja sanger; do
     hopfield) check_lines hopfield 'store|cue' firmware/hopfield.expected.txt ;;
     oja) check_lines oja 'oja|final' firmware/oja.expected.txt ;;
     sanger) check_lines sanger 'sanger|final' firmware/sanger.expected.txt ;;
+    diehl) check_lines diehl 'infer|assign|assigned|learn' firmware/diehl.expected.txt ;;
     esac
 done
 
@@ -131,7 +135,7 @@ fi
 step "summary (QEMU $(qemu-system-arm --version | head -n1 | awk '{print $4}'), $(date -u +%F))"
 field() { grep -E "$2" "$logs/$1.log" | tail -n1 | sed -E "s/^(INFO  )?//" || true; }
 printf '%-8s %10s %10s %s\n' bin flash static_ram "(bytes: flash = text+data, static RAM = data+bss)"
-for b in infer infer8 learn hopfield oja sanger corrupt; do
+for b in infer infer8 learn hopfield oja sanger diehl corrupt; do
     read -r text data bss _ < <(size "$elf_dir/$b" | tail -n1)
     printf '%-8s %10d %10d\n' "$b" $((text + data)) $((data + bss))
 done
@@ -146,6 +150,10 @@ echo "hopfield: $(field hopfield '^instructions per energy2')"
 for b in oja sanger; do
     echo "$b: $(field $b '^instructions per'); $(field $b '^memory')"
 done
+echo "diehl: $(field diehl '^accuracy'); $(field diehl '^memory')"
+echo "diehl: $(field diehl '^instructions per inference digit')"
+echo "diehl: $(field diehl '^instructions per assignment digit')"
+echo "diehl: $(field diehl '^instructions per learning digit')"
 echo "logs: $logs"
 if [ "$fail" -ne 0 ]; then
     echo "firmware check FAILED" >&2

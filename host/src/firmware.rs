@@ -14,6 +14,9 @@
 //! [`write_local_fixtures`] (module [`local`]) writes the local-rule fixtures beside them:
 //! `hopfield.bin` (Hebbian storage and recall), `oja.bin` and `sanger.bin` (rate rules on a
 //! Gaussian stream), and their `*.expected.txt`; [`check_local_fixtures`] recomputes them.
+//! [`write_diehl_fixture`] (module [`diehl_cook`]) writes `diehl.bin` and `diehl.expected.txt`
+//! (a trained Diehl & Cook network: inference, label assignment, and a small network learning
+//! on the device); [`check_diehl_fixture`] recomputes them.
 //!
 //! Expected values come from the host's own paths: features from
 //! [`CpuBackend::features`](crate::backend::Backend::features), classes from the model's
@@ -50,8 +53,10 @@
 //! little-endian bytes. Weights CRC: CRC-32 over the layer's `u16` weights (`[c_in][ky][kx][c_out]`)
 //! as little-endian bytes.
 
+pub mod diehl_cook;
 pub mod local;
 
+pub use diehl_cook::{DiehlSpec, DiehlSummary, check_diehl_fixture, write_diehl_fixture};
 pub use local::{LocalSpec, LocalSummary, check_local_fixtures, write_local_fixtures};
 
 use crate::backend::cpu::CpuBackend;

@@ -5,9 +5,12 @@
 //! ```text
 //! HEBB_FW_MODEL=runs/<name>/model.hebb cargo test -p hebb-tests --release --test firmware_fixture -- --ignored
 //! cargo test -p hebb-tests --release --test firmware_fixture regenerate_local -- --ignored
+//! HEBB_FW_DC_MODEL=runs/<name>/model.hebb cargo test -p hebb-tests --release --test firmware_fixture regenerate_diehl -- --ignored
 //! ```
 //! The second writes only the local-rule fixtures (`hopfield.bin`, `oja.bin`, `sanger.bin`
-//! and their expected lines), which need no model.
+//! and their expected lines), which need no model. The third writes only the Diehl & Cook
+//! fixture (`diehl.bin`, `diehl.expected.txt`); without `HEBB_FW_DC_MODEL` it first trains
+//! `diehl2015` on the first `HEBB_FW_DC_TRAIN` (default 4,000) embedded training digits.
 //! (the committed model came from `hebb train --paper kheradpisheh2018 --device cpu`).
 //! Without `HEBB_FW_MODEL` the model is a stand-in that needs no training: the
 //! `kheradpisheh2018` architecture with its random start weights (seed 42) and a naive-Bayes
@@ -262,4 +265,109 @@ fn regenerate_firmware_fixtures() {
     eprintln!("{s:#?}");
     firmware::check_fixtures(&firmware_dir()).expect("fixtures agree with the host");
     regenerate_local_rule_fixtures();
+}
+
+#[test]
+fn committed_diehl_fixture_matches_the_host() {
+    firmware::check_diehl_fixture(&firmware_dir()).unwrap_or_else(|e| {
+        panic!(
+            "{e:#}\nregenerate with `cargo test -p hebb-tests --release --test firmware_fixture regenerate_diehl -- --ignored`"
+        )
+    });
+}
+
+#[test]
+fn fresh_diehl_fixture_round_trips_and_detects_damage() {
+    use hebb::family::diehl_cook::config::DiehlCookConfig;
+    use hebb::family::diehl_cook::model::Network;
+    use hebb::firmware::diehl_cook as dc;
+    let split = mnist();
+    let cfg = DiehlCookConfig::preset("diehl2015").expect("preset");
+    // An untrained network with made-up assignments: the fixture checks bits, not accuracy.
+    let mut net = Network::new(
+        cfg.params().expect("params"),
+        (28, 28),
+        12,
+        10,
+        (0.3, 0.01),
+        9,
+    )
+    .expect("network");
+    for (j, a) in net.assignments.iter_mut().enumerate() {
+        *a = (j % 10) as u8;
+    }
+    for (j, p) in net.proportions.chunks_exact_mut(10).enumerate() {
+        p[j % 10] = 1 << 16;
+    }
+    let spec = firmware::DiehlSpec {
+        infer: 2,
+        assign: 3,
+        learn: 2,
+        learn_neurons: 5,
+        init: (0.3, 0.01),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = firmware::write_diehl_fixture(&net, 17, &split, dir.path(), &spec)
+        .expect("write the diehl fixture");
+    assert_eq!((s.infer, s.files.len()), (2, 2));
+    firmware::check_diehl_fixture(dir.path()).expect("fresh diehl fixture agrees with the host");
+    let bytes = std::fs::read(dir.path().join(dc::DIEHL)).unwrap();
+    let f = dc::parse_diehl(&bytes).expect("parse diehl.bin");
+    assert_eq!((f.net.n, f.learn_neurons), (12, 5));
+    assert_eq!(f.net.w, net.w);
+    assert_eq!(f.net.params, net.params);
+    assert_eq!((f.infer.len(), f.assign.len(), f.learn.len()), (2, 3, 2));
+    assert_eq!(f.learn[0].index, 3);
+    assert_eq!(dc::diehl_bin(&f).unwrap(), bytes);
+
+    // One flipped byte anywhere is caught by the trailing CRC.
+    let mut b = bytes.clone();
+    let mid = b.len() / 2;
+    b[mid] ^= 0x10;
+    let err = dc::parse_diehl(&b).map(|_| ()).unwrap_err();
+    assert!(err.to_string().contains("CRC mismatch"), "{err}");
+    // A changed expectation (with a valid CRC) is caught by the host's recomputation.
+    let mut f2 = f.clone();
+    f2.expect.learn[1].theta_crc ^= 1;
+    std::fs::write(dir.path().join(dc::DIEHL), dc::diehl_bin(&f2).unwrap()).unwrap();
+    let err = firmware::check_diehl_fixture(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("learning digit 1"), "{err}");
+}
+
+#[test]
+#[ignore = "rewrites firmware/diehl.bin and diehl.expected.txt (trains a network first)"]
+fn regenerate_diehl_fixture() {
+    use hebb::firmware::diehl_cook as dc;
+    let split = mnist();
+    let n = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (net, seed) = match std::env::var_os("HEBB_FW_DC_MODEL") {
+        Some(p) => dc::read_model(
+            &std::fs::read(&p)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", PathBuf::from(p).display())),
+        )
+        .expect("a diehl-cook model"),
+        None => {
+            let t0 = std::time::Instant::now();
+            let r = dc::train_model("diehl2015", &split, n("HEBB_FW_DC_TRAIN", 4_000), 200)
+                .expect("train diehl2015");
+            eprintln!("trained in {:.1} s", t0.elapsed().as_secs_f64());
+            r
+        }
+    };
+    let spec = firmware::DiehlSpec {
+        infer: n("HEBB_FW_DC_INFER", 8),
+        assign: n("HEBB_FW_DC_ASSIGN", 20),
+        learn: n("HEBB_FW_DC_LEARN", 4),
+        learn_neurons: n("HEBB_FW_DC_LEARN_NEURONS", 20),
+        ..firmware::DiehlSpec::default()
+    };
+    let s = firmware::write_diehl_fixture(&net, seed, &split, &firmware_dir(), &spec)
+        .expect("write the diehl fixture");
+    eprintln!("{s:#?}");
+    firmware::check_diehl_fixture(&firmware_dir()).expect("diehl fixture agrees with the host");
 }
