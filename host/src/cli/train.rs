@@ -22,7 +22,7 @@ pub struct TrainArgs {
     /// Built-in preset: kheradpisheh2018, igarss2023 (events), igarss2023-images,
     /// nmnist-events, mcu (convolutional STDP); hopfield-mnist,
     /// hopfield-mnist-storkey, hopfield-random, oja-gaussian, sanger-gaussian, oja-digits,
-    /// sanger-digits, bcm-bars, stdp-pattern (local rules); diehl2015, diehl2015-400,
+    /// sanger-digits, bcm-bars, stdp-pattern (local rules); diehl2015, diehl2015-inh40, diehl2015-400,
     /// diehl2015-1600, diehl2015-6400 (Diehl & Cook 2015).
     #[arg(long, visible_alias = "preset")]
     pub paper: Option<String>,

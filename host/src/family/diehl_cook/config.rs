@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// Names of the built-in presets of this family.
 pub const PRESETS: &[&str] = &[
     "diehl2015",
+    "diehl2015-inh40",
     "diehl2015-400",
     "diehl2015-1600",
     "diehl2015-6400",
@@ -105,6 +106,16 @@ preset = "diehl2015"
 seed = 42
 neurons = 100
 epochs = 1
+"#
+        }
+        // Stronger inhibition (w_ie 40 instead of 17): a harder winner-take-all, which a short
+        // epoch of the embedded digits needs (BENCHMARKS.md: +5 points at N = 100).
+        "diehl2015-inh40" => {
+            r#"
+extends = "diehl2015"
+preset = "diehl2015-inh40"
+[physical]
+w_ie = 40.0
 "#
         }
         "diehl2015-400" => {
@@ -234,11 +245,16 @@ mod tests {
 
     #[test]
     fn presets_are_valid_and_sized() {
-        for (p, n) in PRESETS.iter().zip([100, 400, 1600, 6400]) {
+        for (p, n) in PRESETS.iter().zip([100, 100, 400, 1600, 6400]) {
             let c = DiehlCookConfig::preset(p).unwrap_or_else(|e| panic!("{p}: {e}"));
             assert_eq!(c.neurons, n);
-            assert_eq!(c.physical, Physical::default());
             assert_eq!(&c.preset, p);
+            if *p == "diehl2015-inh40" {
+                assert_eq!(c.physical.w_ie, 40.0);
+                assert_eq!(c.physical.w_ei, Physical::default().w_ei);
+            } else {
+                assert_eq!(c.physical, Physical::default());
+            }
         }
     }
 
