@@ -9,59 +9,10 @@ use hebb::data::DataSource;
 use hebb::family::diehl_cook::DiehlCook;
 use hebb::family::diehl_cook::model::ModelFile;
 use hebb::run::Trainer;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 mod common;
-use common::hebb_bin;
-
-fn hebb(args: &[&str]) -> Output {
-    Command::new(hebb_bin())
-        .args(args)
-        .output()
-        .expect("running hebb")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-struct Dir(tempfile::TempDir);
-
-impl Dir {
-    fn new() -> Self {
-        Self(tempfile::tempdir().unwrap())
-    }
-    fn path(&self, rel: &str) -> String {
-        self.0.path().join(rel).to_str().unwrap().to_owned()
-    }
-    fn run(&self, name: &str) -> PathBuf {
-        self.0.path().join("runs").join(name)
-    }
-    fn write(&self, name: &str, text: &str) -> String {
-        std::fs::write(self.0.path().join(name), text).unwrap();
-        self.path(name)
-    }
-    fn train(&self, config: &str, name: &str, extra: &[&str]) -> Output {
-        let runs = self.path("runs");
-        let mut args = vec![
-            "train",
-            "-c",
-            config,
-            "-o",
-            &runs,
-            "-n",
-            name,
-            "--no-progress",
-            "--no-tensorboard",
-        ];
-        args.extend_from_slice(extra);
-        hebb(&args)
-    }
-    fn runs_exist(&self) -> bool {
-        std::fs::read_dir(self.0.path().join("runs")).is_ok_and(|mut d| d.next().is_some())
-    }
-}
+use common::{Dir, hebb, stderr};
 
 fn read_model(path: &Path) -> ModelFile {
     ModelFile::from_bytes(&std::fs::read(path).unwrap())

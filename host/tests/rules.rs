@@ -7,64 +7,10 @@
 use hebb::family::rules::config::RulesConfig;
 use hebb::family::rules::model::{Model, ModelFile};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 mod common;
-use common::hebb_bin;
-
-/// Runs the real binary.
-fn hebb(args: &[&str]) -> Output {
-    Command::new(hebb_bin())
-        .args(args)
-        .output()
-        .expect("running hebb")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A temporary folder holding config files and the `runs` output folder.
-struct Dir(tempfile::TempDir);
-
-impl Dir {
-    fn new() -> Self {
-        Self(tempfile::tempdir().unwrap())
-    }
-    fn path(&self, rel: &str) -> String {
-        self.0.path().join(rel).to_str().unwrap().to_owned()
-    }
-    fn run(&self, name: &str) -> PathBuf {
-        self.0.path().join("runs").join(name)
-    }
-    fn write(&self, name: &str, text: &str) -> String {
-        std::fs::write(self.0.path().join(name), text).unwrap();
-        self.path(name)
-    }
-    /// `hebb train -c <config> -o runs -n <name> --no-progress` plus `extra`.
-    fn train(&self, config: &str, name: &str, extra: &[&str]) -> Output {
-        let runs = self.path("runs");
-        let mut args = vec![
-            "train",
-            "-c",
-            config,
-            "-o",
-            &runs,
-            "-n",
-            name,
-            "--no-progress",
-        ];
-        args.extend_from_slice(extra);
-        hebb(&args)
-    }
-    fn runs_exist(&self) -> bool {
-        self.0.path().join("runs").exists()
-            && std::fs::read_dir(self.0.path().join("runs"))
-                .unwrap()
-                .next()
-                .is_some()
-    }
-}
+use common::{Dir, hebb, hebb_bin, stderr};
 
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

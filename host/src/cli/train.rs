@@ -288,6 +288,60 @@ fn drive<T: Trainer>(
     }
 }
 
+/// Where a family's run starts from, as read from the command line.
+enum Start {
+    /// A checkpoint of the family (its bytes).
+    Checkpoint(PathBuf, Vec<u8>),
+    /// A config file's text.
+    Config(PathBuf, String),
+    /// A built-in preset.
+    Preset(String),
+}
+
+/// The run's start when it belongs to the family with model tag `tag`, presets `presets` and
+/// config test `is_config`; `None` when it belongs to another family.
+fn family_start(
+    a: &TrainArgs,
+    tag: u16,
+    presets: &[&str],
+    is_config: fn(&toml::Table) -> bool,
+) -> Result<Option<Start>> {
+    if let Some(ck) = &a.resume {
+        let bytes = crate::io::read_hebb(ck, "checkpoint")?;
+        if hebb_core::frame::peek(&bytes)?.family != tag {
+            return Ok(None);
+        }
+        return Ok(Some(Start::Checkpoint(ck.clone(), bytes)));
+    }
+    Ok(match (&a.config, &a.paper) {
+        (Some(p), _) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading config {}", p.display()))?;
+            let table = crate::config::parse_table(&text)
+                .with_context(|| format!("config {}", p.display()))?;
+            if !is_config(&table) {
+                return Ok(None);
+            }
+            if a.paper.is_some() {
+                tracing::warn!(
+                    "both --config and --paper given: the config file wins (name a `preset` inside it to start from one)"
+                );
+            }
+            Some(Start::Config(p.clone(), text))
+        }
+        (None, Some(name)) if presets.contains(&name.as_str()) => Some(Start::Preset(name.clone())),
+        _ => None,
+    })
+}
+
+/// `--epochs` when given (refused at 0).
+fn epochs_flag(a: &TrainArgs) -> Result<Option<u32>> {
+    match a.epochs {
+        Some(0) => bail!("--epochs must be >= 1"),
+        e => Ok(e.map(u32::from)),
+    }
+}
+
 /// How a local-rule run starts.
 enum RulesRoute {
     New(RulesConfig),
@@ -296,44 +350,30 @@ enum RulesRoute {
 
 /// A local-rule run, when the preset, the config or the checkpoint says so.
 fn rules_route(a: &TrainArgs) -> Result<Option<RulesRoute>> {
-    if let Some(ck) = &a.resume {
-        let bytes = crate::io::read_hebb(ck, "checkpoint")?;
-        let h = hebb_core::frame::peek(&bytes)?;
-        if h.family != hebb_core::frame::FAMILY_LOCAL_RULES {
-            return Ok(None);
-        }
-        let f = crate::family::rules::model::ModelFile::from_bytes(&bytes)
-            .with_context(|| format!("checkpoint {}", ck.display()))?;
-        if f.state.is_empty() {
-            bail!(
-                "checkpoint {}: it is an exported model, not a checkpoint (it holds no training state)",
-                ck.display()
-            );
-        }
-        return Ok(Some(RulesRoute::Resume(ck.clone(), f)));
-    }
-    let cfg = match (&a.config, &a.paper) {
-        (Some(p), _) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("reading config {}", p.display()))?;
-            let table = crate::config::parse_table(&text)
-                .with_context(|| format!("config {}", p.display()))?;
-            if !rules_config::is_rules_config(&table) {
-                return Ok(None);
-            }
-            if a.paper.is_some() {
-                tracing::warn!(
-                    "both --config and --paper given: the config file wins (name a `preset` inside it to start from one)"
+    let start = family_start(
+        a,
+        hebb_core::frame::FAMILY_LOCAL_RULES,
+        rules_config::PRESETS,
+        rules_config::is_rules_config,
+    )?;
+    Ok(Some(match start {
+        None => return Ok(None),
+        Some(Start::Checkpoint(ck, bytes)) => {
+            let f = crate::family::rules::model::ModelFile::from_bytes(&bytes)
+                .with_context(|| format!("checkpoint {}", ck.display()))?;
+            if f.state.is_empty() {
+                bail!(
+                    "checkpoint {}: it is an exported model, not a checkpoint (it holds no training state)",
+                    ck.display()
                 );
             }
-            RulesConfig::from_toml_str(&text).with_context(|| format!("config {}", p.display()))?
+            RulesRoute::Resume(ck, f)
         }
-        (None, Some(name)) if rules_config::PRESETS.contains(&name.as_str()) => {
-            RulesConfig::preset(name)?
-        }
-        _ => return Ok(None),
-    };
-    Ok(Some(RulesRoute::New(cfg)))
+        Some(Start::Config(p, text)) => RulesRoute::New(
+            RulesConfig::from_toml_str(&text).with_context(|| format!("config {}", p.display()))?,
+        ),
+        Some(Start::Preset(name)) => RulesRoute::New(RulesConfig::preset(&name)?),
+    }))
 }
 
 fn train_rules(
@@ -378,11 +418,8 @@ fn train_rules(
             (t, task, folder)
         }
         RulesRoute::New(mut cfg) => {
-            if let Some(e) = a.epochs {
-                if e == 0 {
-                    bail!("--epochs must be >= 1");
-                }
-                cfg.epochs = u32::from(e);
+            if let Some(e) = epochs_flag(a)? {
+                cfg.epochs = e;
             }
             if let Some(s) = a.seed {
                 cfg.seed = s;
@@ -412,39 +449,25 @@ enum DiehlCookRoute {
 
 /// A Diehl & Cook run, when the preset, the config or the checkpoint says so.
 fn diehl_cook_route(a: &TrainArgs) -> Result<Option<DiehlCookRoute>> {
-    if let Some(ck) = &a.resume {
-        let bytes = crate::io::read_hebb(ck, "checkpoint")?;
-        let h = hebb_core::frame::peek(&bytes)?;
-        if h.family != hebb_core::frame::FAMILY_DIEHL_COOK {
-            return Ok(None);
+    let start = family_start(
+        a,
+        hebb_core::frame::FAMILY_DIEHL_COOK,
+        dc::config::PRESETS,
+        dc::config::is_diehl_cook_config,
+    )?;
+    Ok(Some(match start {
+        None => return Ok(None),
+        Some(Start::Checkpoint(ck, bytes)) => {
+            let f = dc::model::ModelFile::from_bytes(&bytes)
+                .with_context(|| format!("checkpoint {}", ck.display()))?;
+            DiehlCookRoute::Resume(ck, Box::new(f))
         }
-        let f = dc::model::ModelFile::from_bytes(&bytes)
-            .with_context(|| format!("checkpoint {}", ck.display()))?;
-        return Ok(Some(DiehlCookRoute::Resume(ck.clone(), Box::new(f))));
-    }
-    let cfg = match (&a.config, &a.paper) {
-        (Some(p), _) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("reading config {}", p.display()))?;
-            let table = crate::config::parse_table(&text)
-                .with_context(|| format!("config {}", p.display()))?;
-            if !dc::config::is_diehl_cook_config(&table) {
-                return Ok(None);
-            }
-            if a.paper.is_some() {
-                tracing::warn!(
-                    "both --config and --paper given: the config file wins (name a `preset` inside it to start from one)"
-                );
-            }
+        Some(Start::Config(p, text)) => DiehlCookRoute::New(Box::new(
             DiehlCookConfig::from_toml_str(&text)
-                .with_context(|| format!("config {}", p.display()))?
-        }
-        (None, Some(name)) if dc::config::PRESETS.contains(&name.as_str()) => {
-            DiehlCookConfig::preset(name)?
-        }
-        _ => return Ok(None),
-    };
-    Ok(Some(DiehlCookRoute::New(Box::new(cfg))))
+                .with_context(|| format!("config {}", p.display()))?,
+        )),
+        Some(Start::Preset(name)) => DiehlCookRoute::New(Box::new(DiehlCookConfig::preset(&name)?)),
+    }))
 }
 
 fn train_diehl_cook(
@@ -494,11 +517,8 @@ fn train_diehl_cook(
             (t, split, folder)
         }
         DiehlCookRoute::New(mut cfg) => {
-            if let Some(e) = a.epochs {
-                if e == 0 {
-                    bail!("--epochs must be >= 1");
-                }
-                cfg.epochs = u32::from(e);
+            if let Some(e) = epochs_flag(a)? {
+                cfg.epochs = e;
             }
             if let Some(s) = a.seed {
                 cfg.seed = s;

@@ -2,6 +2,7 @@
 
 pub mod conv_stdp;
 pub mod diehl_cook;
+pub mod frame;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};

@@ -8,6 +8,7 @@ use hebb::data::DataSource;
 use hebb::data::idx::{encode_images, encode_labels};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// A small network on top of the kheradpisheh2018 preset: one epoch per layer, few maps.
 pub const TINY_TOML: &str = r#"
@@ -136,5 +137,59 @@ pub fn write_data(dir: &Path, n_train: usize, n_test: usize, size: Option<usize>
         let labels = encode_labels(&set.labels[..n]).unwrap();
         std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
         std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    }
+}
+
+/// Runs the real binary.
+pub fn hebb(args: &[&str]) -> Output {
+    Command::new(hebb_bin())
+        .args(args)
+        .output()
+        .expect("running hebb")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A temporary folder (for the family tests) holding config files and the `runs` output folder.
+pub struct Dir(pub tempfile::TempDir);
+
+impl Dir {
+    pub fn new() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+    pub fn path(&self, rel: &str) -> String {
+        self.0.path().join(rel).to_str().unwrap().to_owned()
+    }
+    pub fn run(&self, name: &str) -> PathBuf {
+        self.0.path().join("runs").join(name)
+    }
+    pub fn write(&self, name: &str, text: &str) -> String {
+        std::fs::write(self.0.path().join(name), text).unwrap();
+        self.path(name)
+    }
+    /// `hebb train -c <config> -o runs -n <name> --no-progress` plus `extra`.
+    pub fn train(&self, config: &str, name: &str, extra: &[&str]) -> Output {
+        let runs = self.path("runs");
+        let mut args = vec![
+            "train",
+            "-c",
+            config,
+            "-o",
+            &runs,
+            "-n",
+            name,
+            "--no-progress",
+        ];
+        args.extend_from_slice(extra);
+        hebb(&args)
+    }
+    pub fn runs_exist(&self) -> bool {
+        self.0.path().join("runs").exists()
+            && std::fs::read_dir(self.0.path().join("runs"))
+                .unwrap()
+                .next()
+                .is_some()
     }
 }

@@ -3,7 +3,7 @@
 //! neurons' class assignments, in a `.hebb` frame tagged
 //! [`FAMILY_DIEHL_COOK`](hebb_core::frame::FAMILY_DIEHL_COOK).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use hebb_core::assign::{self, UNASSIGNED};
 use hebb_core::diehl_cook::{
     self as dc, Net, Params, Scratch, State, Tables, W_ONE, Weights, trace_table,
@@ -401,22 +401,12 @@ pub struct ModelFile {
 impl ModelFile {
     /// Encodes into a framed `.hebb` file.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let tag = hebb_core::frame::FAMILY_DIEHL_COOK;
-        let hl = hebb_core::frame::header_len(tag);
-        let mut buf = vec![0u8; hl];
-        postcard::to_io(self, &mut buf).context("encoding model")?;
-        let body = buf.len() - hl;
-        hebb_core::frame::seal(tag, &mut buf, body)?;
-        Ok(buf)
+        crate::family::frame::seal(hebb_core::frame::FAMILY_DIEHL_COOK, self)
     }
 
     /// Decodes and validates a framed file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let (h, body) = hebb_core::frame::open(bytes)?;
-        if h.family != hebb_core::frame::FAMILY_DIEHL_COOK {
-            return Err(hebb_core::Error::WrongFamily(h.family).into());
-        }
-        let f: ModelFile = postcard::from_bytes(body).context("model body malformed")?;
+        let f: ModelFile = crate::family::frame::open(hebb_core::frame::FAMILY_DIEHL_COOK, bytes)?;
         f.net.validate()?;
         Ok(f)
     }

@@ -2,7 +2,7 @@
 //! linear layer (Oja, Sanger, BCM) or a LIF layer (trace STDP), stored in a `.hebb` frame
 //! tagged [`FAMILY_LOCAL_RULES`](hebb_core::frame::FAMILY_LOCAL_RULES).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use hebb_core::local::hopfield::{Dynamics, RecallOutcome};
 use hebb_core::local::lif::{LifParams, LifState};
 use hebb_core::local::trace_stdp::TraceStdp;
@@ -371,22 +371,12 @@ pub struct ModelFile {
 impl ModelFile {
     /// Encodes into a framed `.hebb` file.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let tag = hebb_core::frame::FAMILY_LOCAL_RULES;
-        let hl = hebb_core::frame::header_len(tag);
-        let mut buf = vec![0u8; hl];
-        postcard::to_io(self, &mut buf).context("encoding model")?;
-        let body = buf.len() - hl;
-        hebb_core::frame::seal(tag, &mut buf, body)?;
-        Ok(buf)
+        crate::family::frame::seal(hebb_core::frame::FAMILY_LOCAL_RULES, self)
     }
 
     /// Decodes and validates a framed file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let (h, body) = hebb_core::frame::open(bytes)?;
-        if h.family != hebb_core::frame::FAMILY_LOCAL_RULES {
-            return Err(hebb_core::Error::WrongFamily(h.family).into());
-        }
-        let f: ModelFile = postcard::from_bytes(body).context("model body malformed")?;
+        let f: ModelFile = crate::family::frame::open(hebb_core::frame::FAMILY_LOCAL_RULES, bytes)?;
         f.validate()?;
         Ok(f)
     }
