@@ -435,11 +435,20 @@ pub fn normalize(w: &mut [i32], n: usize, target: i64, sums: &mut [i64]) -> Resu
             0
         };
     }
+    // Factors below 2 (every column near its target, the usual case) multiply a non-negative
+    // weight in u64 without overflow: (2³¹ − 1)(2³³ − 1) + 2³¹ < 2⁶⁴. The same value as the
+    // i128 product, at a fraction of its cost.
+    let fast = sums.iter().all(|&f| (0..1 << 33).contains(&f));
     for row in w.chunks_exact_mut(n) {
         for (x, &f) in row.iter_mut().zip(sums.iter()) {
             if f > 0 {
-                let v = (i128::from(*x) * i128::from(f) + (1 << 31)) >> 32;
-                *x = v.clamp(0, i128::from(i32::MAX)) as i32;
+                *x = if fast && *x >= 0 {
+                    let v = (u64::from(x.unsigned_abs()) * f as u64 + (1 << 31)) >> 32;
+                    v.min(i32::MAX as u64) as i32
+                } else {
+                    let v = (i128::from(*x) * i128::from(f) + (1 << 31)) >> 32;
+                    v.clamp(0, i128::from(i32::MAX)) as i32
+                };
             }
         }
     }
