@@ -3,13 +3,16 @@
 //! * Puts `memory.x` on the linker search path and, for bare-metal targets only, adds the
 //!   cortex-m-rt and defmt linker scripts (so host builds of the workspace are unaffected).
 //! * Decodes the committed fixtures (`model.hebb`, `model8.hebb`, `samples*.bin`, `learn.bin`,
-//!   `hopfield.bin`, `oja.bin`, `sanger.bin`, `diehl.bin`) with `hebb-core` and writes `sizes.rs`: the length of every static buffer, sized for the
+//!   `hopfield.bin`, `oja.bin`, `sanger.bin`, `diehl.bin`, `events.bin`) with `hebb-core` and writes `sizes.rs`: the length of every static buffer, sized for the
 //!   models that are shipped. Replacing a fixture re-sizes the buffers on the next build.
 //! * Writes `model_corrupt.hebb`: `model.hebb` with one body byte flipped, for the boot check.
 
 #[allow(dead_code)]
 #[path = "src/diehl/files.rs"]
 mod diehl_files;
+#[allow(dead_code)]
+#[path = "src/events/files.rs"]
+mod events_files;
 #[allow(dead_code)]
 #[path = "src/fixture.rs"]
 mod fixture;
@@ -29,6 +32,10 @@ const REGEN: &str = "regenerate the fixtures with \
 
 const REGEN_DIEHL: &str = "regenerate the Diehl & Cook fixture with \
     `cargo test -p hebb-tests --release --test firmware_fixture regenerate_diehl -- --ignored` \
+    (see firmware/README.md)";
+
+const REGEN_EVENTS: &str = "regenerate the event-pipeline fixture with \
+    `cargo test -p hebb-tests --release --test firmware_fixture regenerate_events -- --ignored` \
     (see firmware/README.md)";
 
 const REGEN_LOCAL: &str = "regenerate the local-rule fixtures with \
@@ -101,6 +108,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/fixture.rs");
     println!("cargo:rerun-if-changed=src/local/files.rs");
     println!("cargo:rerun-if-changed=src/diehl/files.rs");
+    println!("cargo:rerun-if-changed=src/events/files.rs");
     println!("cargo:rerun-if-changed=memory.x");
     std::fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copy memory.x");
     println!("cargo:rustc-link-search={}", out.display());
@@ -252,6 +260,79 @@ fn main() {
         ("TABLE_PRE", table(dp)),
         ("TABLE_POST1", table(d1)),
         ("TABLE_POST2", table(d2)),
+    ] {
+        let _ = writeln!(w, "    /// `{k}`.\n    pub const {k}: usize = {v};");
+    }
+    let _ = writeln!(w, "}}");
+    // Event-pipeline buffers: the sensor, the most kept events of a window, the model's maps.
+    let eb = read(&manifest, "events.bin");
+    let ef = events_files::Events::parse(&eb)
+        .unwrap_or_else(|e| panic!("events.bin: {e:?}; {REGEN_EVENTS}"));
+    let em =
+        Model::decode(ef.model).unwrap_or_else(|e| panic!("events.bin model: {e}; {REGEN_EVENTS}"));
+    let enc = &em.encoder;
+    let sensor = usize::from(ef.sensor_w) * usize::from(ef.sensor_h);
+    let plane = usize::from(enc.w()) * usize::from(enc.h());
+    let (hn, ne) = hebb_core::decode::hulk_scratch_len(&em);
+    let levels: usize = enc.n_out() + em.arch.iter().map(|a| a.out_shape().len()).sum::<usize>();
+    let conv_out = |f: fn(&hebb_core::geometry::Shape) -> usize| {
+        em.arch
+            .iter()
+            .map(|a| f(&a.conv.output()))
+            .max()
+            .unwrap_or(0)
+    };
+    let pos = conv_out(|o| o.plane());
+    let _ = writeln!(
+        w,
+        "/// Buffer lengths of `events` (the model and stream in events.bin)."
+    );
+    let _ = writeln!(w, "pub mod events {{");
+    for (k, v) in [
+        ("SENSOR", sensor),
+        ("HOT_WORDS", sensor.div_ceil(32)),
+        ("KEPT", (ef.max_kept() as usize).max(1)),
+        (
+            "U32S",
+            sensor.max(hn).max(
+                em.arch
+                    .iter()
+                    .map(|a| a.conv.input().len())
+                    .max()
+                    .unwrap_or(0),
+            ),
+        ),
+        ("U64S", enc.n_out().max(ne)),
+        ("V", conv_out(|o| o.len())),
+        ("U8S", enc.n_in().max(hn + levels + plane)),
+        (
+            "PRE_TIMES",
+            em.arch.iter().map(|a| a.conv.output().len()).sum::<usize>(),
+        ),
+        ("OUT_TIMES", levels),
+        ("POS", pos),
+        ("POS_WORDS", words(pos)),
+        (
+            "MAP_WORDS",
+            words(
+                em.arch
+                    .iter()
+                    .map(|a| a.conv.out_c() as usize)
+                    .max()
+                    .unwrap_or(0),
+            ),
+        ),
+        ("STARTS", enc.steps() as usize + 1),
+        ("FILTERS", enc.n_kernel()),
+        (
+            "THRESHOLDS",
+            em.arch
+                .iter()
+                .map(|a| a.conv.out_c() as usize)
+                .sum::<usize>(),
+        ),
+        ("PLANE", plane),
+        ("LAYERS", em.arch.len()),
     ] {
         let _ = writeln!(w, "    /// `{k}`.\n    pub const {k}: usize = {v};");
     }

@@ -11,11 +11,13 @@
 #   diehl    Diehl & Cook: inference of a trained network from flash (counts CRC, presentations,
 #            both votes per digit), label assignment on the device (assignments/proportions
 #            CRC) and learning of a small network (weights/θ CRC after every digit) = host's
+#   events   SpikeSEG's event pipeline on a generated sky: hot-pixel and background filters,
+#            windows, voxel grids, event encoder, layers and decoder mask per window = host's
 #   corrupt  model with a flipped byte: must be rejected at boot (exit 2, CRC mismatch)
 # The firmware's exit code is the verdict (the expected values are inside the fixtures); the
 # script also diffs the printed per-sample lines with firmware/*.expected.txt (written by the
 # host) and prints flash, static RAM, stack high-water mark and instructions per inference,
-# learning step, recall, rate-rule update and Diehl & Cook digit.
+# learning step, recall, rate-rule update, Diehl & Cook digit and event window.
 #
 # Usage: scripts/firmware-check.sh [--host]
 #   --host   also recompute every expectation in the fixtures with the host
@@ -32,7 +34,7 @@ for a in "$@"; do
     case "$a" in
     --host) host_check=1 ;;
     -h | --help)
-        sed -n '2,25p' "$0"
+        sed -n '2,27p' "$0"
         exit 0
         ;;
     *)
@@ -93,10 +95,10 @@ check_lines() { # check_lines <bin> <prefix regex> <expected file>
     fi
 }
 
-for b in infer infer8 learn hopfield oja sanger diehl; do
+for b in infer infer8 learn hopfield oja sanger diehl events; do
     step "run $b"
     run "$b"
-    grep -vE '^(result|learn [0-9]|cue [0-9]|oja [0-9]|sanger [0-9]|infer [0-9]|assign [0-9]|INFO  (sample|  winner|cue|  digit))' "$logs/$b.log" || true
+    grep -vE '^(result|learn [0-9]|cue [0-9]|oja [0-9]|sanger [0-9]|infer [0-9]|assign [0-9]|window [0-9]|INFO  (sample|  winner|cue|  digit|  window))' "$logs/$b.log" || true
     if [ "$rc" -ne 0 ]; then
         echo "$b: FAILED with exit code $rc (log: $logs/$b.log)" >&2
         tail -n 20 "$logs/$b.log" >&2
@@ -112,6 +114,7 @@ for b in infer infer8 learn hopfield oja sanger diehl; do
     oja) check_lines oja 'oja|final' firmware/oja.expected.txt ;;
     sanger) check_lines sanger 'sanger|final' firmware/sanger.expected.txt ;;
     diehl) check_lines diehl 'infer|assign|assigned|learn' firmware/diehl.expected.txt ;;
+    events) check_lines events 'window|filter' firmware/events.expected.txt ;;
     esac
 done
 
@@ -135,7 +138,7 @@ fi
 step "summary (QEMU $(qemu-system-arm --version | head -n1 | awk '{print $4}'), $(date -u +%F))"
 field() { grep -E "$2" "$logs/$1.log" | tail -n1 | sed -E "s/^(INFO  )?//" || true; }
 printf '%-8s %10s %10s %s\n' bin flash static_ram "(bytes: flash = text+data, static RAM = data+bss)"
-for b in infer infer8 learn hopfield oja sanger diehl corrupt; do
+for b in infer infer8 learn hopfield oja sanger diehl events corrupt; do
     read -r text data bss _ < <(size "$elf_dir/$b" | tail -n1)
     printf '%-8s %10d %10d\n' "$b" $((text + data)) $((data + bss))
 done
@@ -154,6 +157,8 @@ echo "diehl: $(field diehl '^accuracy'); $(field diehl '^memory')"
 echo "diehl: $(field diehl '^instructions per inference digit')"
 echo "diehl: $(field diehl '^instructions per assignment digit')"
 echo "diehl: $(field diehl '^instructions per learning digit')"
+echo "events: $(field events '^instructions per window'); $(field events '^memory')"
+echo "events: $(field events '^instructions per 1000 events')"
 echo "logs: $logs"
 if [ "$fail" -ne 0 ]; then
     echo "firmware check FAILED" >&2

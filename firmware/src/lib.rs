@@ -3,8 +3,9 @@
 //!
 //! The binaries are thin: `infer`/`infer8` classify the test digits embedded beside a model,
 //! `corrupt` proves that a damaged model is rejected at boot, `learn` runs on-device STDP.
-//! The local-rule binaries (`hopfield`, `oja`, `sanger`) compile their code from `src/local/`
-//! themselves, on top of this library's fixture framing, run-time support and buffer sizes.
+//! The local-rule binaries (`hopfield`, `oja`, `sanger`), `diehl` and `events` compile their
+//! code from `src/local/`, `src/diehl/` and `src/events/` themselves, on top of this library's
+//! fixture framing, run-time support and buffer sizes.
 //! Everything numeric is done by `hebb-core`, the same functions the host calls; this crate only
 //! owns static buffers, logging (defmt over semihosting), the exit code and the measurements
 //! (TIM2 instruction counter, painted-stack high-water mark).

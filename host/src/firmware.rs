@@ -54,9 +54,11 @@
 //! as little-endian bytes.
 
 pub mod diehl_cook;
+pub mod events;
 pub mod local;
 
 pub use diehl_cook::{DiehlSpec, DiehlSummary, check_diehl_fixture, write_diehl_fixture};
+pub use events::{EventsSpec, EventsSummary, check_events_fixture, write_events_fixture};
 pub use local::{LocalSpec, LocalSummary, check_local_fixtures, write_local_fixtures};
 
 use crate::backend::cpu::CpuBackend;

@@ -371,3 +371,58 @@ fn regenerate_diehl_fixture() {
     eprintln!("{s:#?}");
     firmware::check_diehl_fixture(&firmware_dir()).expect("diehl fixture agrees with the host");
 }
+
+#[test]
+fn committed_events_fixture_matches_the_host() {
+    firmware::check_events_fixture(&firmware_dir()).unwrap_or_else(|e| {
+        panic!(
+            "{e:#}\nregenerate with `cargo test -p hebb-tests --release --test firmware_fixture regenerate_events -- --ignored`"
+        )
+    });
+}
+
+#[test]
+fn fresh_events_fixture_round_trips_and_detects_damage() {
+    use hebb::firmware::events as ev;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = firmware::EventsSpec {
+        windows: 2,
+        seed: 11,
+        ..firmware::EventsSpec::default()
+    };
+    let s = firmware::write_events_fixture(dir.path(), &spec).expect("write the events fixture");
+    assert_eq!(s.filter.raw as usize, s.events);
+    assert_eq!(
+        s.filter.raw,
+        s.filter.hot + s.filter.refractory + s.filter.unsupported + s.filter.kept
+    );
+    firmware::check_events_fixture(dir.path()).expect("fresh events fixture agrees with the host");
+    let bytes = std::fs::read(dir.path().join(ev::EVENTS)).unwrap();
+    let f = ev::parse_events(&bytes).expect("parse events.bin");
+    assert_eq!(ev::events_bin(&f).unwrap(), bytes);
+    let kept: u32 = f.expect.windows.iter().map(|w| w.kept).sum();
+    assert_eq!(kept, f.expect.filter.kept);
+    // A flipped byte is caught by the CRC.
+    let mut b = bytes.clone();
+    let mid = b.len() / 2;
+    b[mid] ^= 0x10;
+    let err = ev::parse_events(&b).map(|_| ()).unwrap_err();
+    assert!(format!("{err:#}").contains("CRC"), "{err:#}");
+    // A wrong expectation (with a valid CRC) is caught by the recomputation.
+    let mut f2 = f.clone();
+    if let Some(w) = f2.expect.windows.first_mut() {
+        w.mask_crc ^= 1;
+    }
+    std::fs::write(dir.path().join(ev::EVENTS), ev::events_bin(&f2).unwrap()).unwrap();
+    let err = firmware::check_events_fixture(dir.path()).unwrap_err();
+    assert!(format!("{err:#}").contains("window 0"), "{err:#}");
+}
+
+#[test]
+#[ignore = "rewrites firmware/events.bin and events.expected.txt"]
+fn regenerate_events_fixture() {
+    let s = firmware::write_events_fixture(&firmware_dir(), &firmware::EventsSpec::default())
+        .expect("write the events fixture");
+    eprintln!("{s:#?}");
+    firmware::check_events_fixture(&firmware_dir()).expect("events fixture agrees with the host");
+}
