@@ -251,7 +251,7 @@ impl Network {
         if n == 0 || n > usize::from(u16::MAX) {
             bail!("model: {n} neurons (need 1..=65535)");
         }
-        if self.n_in == 0 || self.n_in != self.shape.0 * self.shape.1 {
+        if self.n_in == 0 || self.shape.0.checked_mul(self.shape.1) != Some(self.n_in) {
             bail!(
                 "model: {} inputs for images of {}×{}",
                 self.n_in,
@@ -286,7 +286,7 @@ impl Network {
                 self.classes
             );
         }
-        if self.proportions.len() != n * self.classes {
+        if n.checked_mul(self.classes) != Some(self.proportions.len()) {
             bail!("model: proportions are not {n} × {}", self.classes);
         }
         Ok(())
