@@ -33,6 +33,8 @@ pub const FAMILY_LOCAL_RULES: u16 = 2;
 /// Family tag of Diehl & Cook 2015 networks (Poisson inputs, conductance LIF, trace STDP,
 /// label assignment by response).
 pub const FAMILY_DIEHL_COOK: u16 = 3;
+/// Family tag of conductance-based E/I networks with homeostatic rules.
+pub const FAMILY_EI_NETWORK: u16 = 5;
 /// Header bytes of version 1.
 pub const HEADER_V1: usize = 14;
 /// Header bytes of version 2.

@@ -23,6 +23,8 @@
     clippy::unimplemented
 )]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
@@ -34,6 +36,8 @@ pub mod conv;
 pub mod convergence;
 pub mod decode;
 pub mod diehl_cook;
+#[cfg(feature = "alloc")]
+pub mod ei;
 pub mod encode;
 pub mod error;
 pub mod events;

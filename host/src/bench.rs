@@ -29,13 +29,15 @@ pub fn thread_cpu_seconds() -> Option<f64> {
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Preset to measure (`local-rules`: every local rule on one core, beside CANNs;
-    /// `diehl2015`: the Diehl & Cook network at N = 100 and 400, beside BindsNET and Brian2).
+    /// `diehl2015`: the Diehl & Cook network at N = 100 and 400, beside BindsNET and Brian2;
+    /// `dp-homeostatic`: the E/I network's simulated seconds per CPU-second, beside Brian2).
     #[arg(long, visible_alias = "preset", default_value = "kheradpisheh2018")]
     pub paper: String,
     /// Data set.
     #[arg(long, default_value = "mnist")]
     pub data: String,
-    /// Training samples per layer measurement (default: one epoch of the training split).
+    /// Training samples per layer measurement (default: one epoch of the training split); for
+    /// `dp-homeostatic`, simulated seconds per case (default 10).
     #[arg(long, default_value_t = usize::MAX)]
     pub samples: usize,
     /// Write the results as JSON here too.
@@ -64,6 +66,14 @@ pub fn run(a: &BenchArgs) -> Result<i32> {
     }
     if a.paper == "local-rules" {
         return crate::family::rules::bench::run(a.json.as_deref());
+    }
+    if crate::family::ei::config::PRESETS.contains(&a.paper.as_str()) {
+        let seconds = if a.samples == usize::MAX {
+            10.0
+        } else {
+            a.samples as f64
+        };
+        return crate::family::ei::bench::run(&a.paper, seconds, a.json.as_deref());
     }
     if crate::family::diehl_cook::config::PRESETS.contains(&a.paper.as_str()) {
         return crate::family::diehl_cook::bench::run(&a.data, a.samples, a.json.as_deref());

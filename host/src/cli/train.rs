@@ -5,6 +5,7 @@ use crate::config::TrainConfig;
 use crate::data::DataSource;
 use crate::family::conv_stdp::{ConvStdp, read_checkpoint};
 use crate::family::diehl_cook::{self as dc, DiehlCook, config::DiehlCookConfig};
+use crate::family::ei::{EiNetwork, config::EiConfig};
 use crate::family::rules::config::{self as rules_config, RulesConfig};
 use crate::family::rules::{LocalRules, task::Task};
 use crate::log::Level;
@@ -23,7 +24,8 @@ pub struct TrainArgs {
     /// nmnist-events, mcu (convolutional STDP); hopfield-mnist,
     /// hopfield-mnist-storkey, hopfield-random, oja-gaussian, sanger-gaussian, oja-digits,
     /// sanger-digits, bcm-bars, stdp-pattern (local rules); diehl2015, diehl2015-inh40, diehl2015-400,
-    /// diehl2015-1600, diehl2015-6400 (Diehl & Cook 2015).
+    /// diehl2015-1600, diehl2015-6400 (Diehl & Cook 2015); dp-homeostatic, dp-homeostatic-small
+    /// (the conductance-based E/I network with homeostatic rules).
     #[arg(long, visible_alias = "preset")]
     pub paper: Option<String>,
     /// Folder that holds the runs.
@@ -224,6 +226,9 @@ pub fn run(a: TrainArgs) -> Result<i32> {
     if let Some(route) = diehl_cook_route(&a)? {
         return train_diehl_cook(&a, route, &output, progress, opts);
     }
+    if let Some(route) = ei_route(&a)? {
+        return train_ei(&a, route, &output, progress, opts);
+    }
     let mut be = open_backend(&a.dev)?;
     // Everything that can fail on the inputs fails before a run folder is created or touched.
     let (mut trainer, split, folder) = match &a.resume {
@@ -276,7 +281,18 @@ fn drive<T: Trainer>(
 ) -> Result<i32> {
     run::interrupt::install();
     tracing::info!("run folder: {}", folder.root().display());
-    match run::run(t, data, Some(folder), opts)? {
+    let meta = Metadata::start(folder, opts.resume.is_some());
+    let outcome = run::run(t, data, Some(folder), opts);
+    meta.end(
+        folder,
+        match &outcome {
+            Ok(RunOutcome::Done(_)) => "completed",
+            Ok(RunOutcome::Interrupted(_)) => "interrupted",
+            Err(_) => "failed",
+        },
+        outcome.as_ref().err().map(|e| format!("{e:#}")),
+    );
+    match outcome? {
         RunOutcome::Done(fin) => {
             for l in &fin.headline {
                 out!("{l}")?;
@@ -285,6 +301,75 @@ fn drive<T: Trainer>(
             Ok(0)
         }
         RunOutcome::Interrupted(_) => Ok(130),
+    }
+}
+
+/// `metadata.json`: the command, version, git commit (when run inside a repository), start,
+/// end, duration and status of the run (of its latest process, with the first start kept on
+/// resume).
+struct Metadata {
+    value: serde_json::Value,
+    t0: std::time::Instant,
+}
+
+fn iso(t: crate::log::Utc) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
+impl Metadata {
+    fn start(folder: &RunFolder, resumed: bool) -> Self {
+        let path = folder.file("metadata.json");
+        let old: Option<serde_json::Value> = resumed
+            .then(|| std::fs::read(&path).ok())
+            .flatten()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let git = std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_owned());
+        let now = iso(crate::log::Utc::now());
+        let value = serde_json::json!({
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "version": env!("CARGO_PKG_VERSION"),
+            "git_commit": git,
+            "first_start": old
+                .as_ref()
+                .and_then(|o| o.get("first_start").cloned())
+                .unwrap_or_else(|| serde_json::Value::String(now.clone())),
+            "start": now,
+            "resumed": resumed,
+            "status": "running",
+        });
+        let _ = crate::io::write_atomic(&path, value.to_string().as_bytes());
+        Self {
+            value,
+            t0: std::time::Instant::now(),
+        }
+    }
+
+    fn end(mut self, folder: &RunFolder, status: &str, error: Option<String>) {
+        if let Some(m) = self.value.as_object_mut() {
+            m.insert("end".into(), iso(crate::log::Utc::now()).into());
+            m.insert(
+                "duration_seconds".into(),
+                self.t0.elapsed().as_secs_f64().into(),
+            );
+            m.insert("status".into(), status.into());
+            if let Some(e) = error {
+                m.insert("error".into(), e.into());
+            }
+        }
+        let text = serde_json::to_string_pretty(&self.value).unwrap_or_default();
+        if let Err(e) = crate::io::write_atomic(&folder.file("metadata.json"), text.as_bytes()) {
+            tracing::warn!("could not write metadata.json: {e}");
+        }
     }
 }
 
@@ -545,6 +630,112 @@ fn train_diehl_cook(
     t.configure_progress(progress);
     opts.config_toml = t.config().to_toml();
     drive(&mut t, &split, &folder, &opts)
+}
+
+/// How an E/I network run starts.
+enum EiRoute {
+    New(Box<EiConfig>),
+    Resume(PathBuf, Box<crate::family::ei::model::ModelFile>),
+}
+
+/// An E/I network run, when the preset, the parameters file or the checkpoint says so.
+fn ei_route(a: &TrainArgs) -> Result<Option<EiRoute>> {
+    use crate::family::ei::{config as ec, model::ModelFile};
+    let start = family_start(
+        a,
+        hebb_core::frame::FAMILY_EI_NETWORK,
+        ec::PRESETS,
+        ec::is_ei_config,
+    )?;
+    Ok(Some(match start {
+        None => return Ok(None),
+        Some(Start::Checkpoint(ck, bytes)) => {
+            let f = ModelFile::from_bytes(&bytes)
+                .with_context(|| format!("checkpoint {}", ck.display()))?;
+            if f.resume.is_none() {
+                bail!(
+                    "checkpoint {}: it is an exported model, not a checkpoint (it holds no training state)",
+                    ck.display()
+                );
+            }
+            EiRoute::Resume(ck, Box::new(f))
+        }
+        Some(Start::Config(p, text)) => EiRoute::New(Box::new(
+            EiConfig::from_toml_str(&text).with_context(|| format!("config {}", p.display()))?,
+        )),
+        Some(Start::Preset(name)) => EiRoute::New(Box::new(EiConfig::preset(&name)?)),
+    }))
+}
+
+fn train_ei(
+    a: &TrainArgs,
+    route: EiRoute,
+    output: &Path,
+    progress: ProgressConfig,
+    mut opts: RunOptions,
+) -> Result<i32> {
+    for (flag, set) in [
+        ("--batch", a.batch.is_some()),
+        ("--n-classes", a.n_classes.is_some()),
+        ("--data", a.data.is_some()),
+    ] {
+        if set {
+            bail!(
+                "{flag} is not used by the ei-network family (its inputs are Poisson trains from the parameters file)"
+            );
+        }
+    }
+    if a.dev.device == "cuda" {
+        bail!(
+            "the ei-network family runs on the CPU (event-driven sparse steps); drop --device cuda"
+        );
+    }
+    let (mut t, folder) = match route {
+        EiRoute::Resume(ck, file) => {
+            let home = run_of_checkpoint(&ck);
+            refuse_changes_on_resume(a, home.as_deref())?;
+            let t =
+                EiNetwork::resume(*file).with_context(|| format!("checkpoint {}", ck.display()))?;
+            opts.resume = Some(
+                RunState::from_bytes(&t.state().run)
+                    .with_context(|| format!("checkpoint {}", ck.display()))?,
+            );
+            let folder = resume_folder(a, home, &ck, output)?;
+            tracing::info!(
+                "resuming {} at epoch {} step {}",
+                ck.display(),
+                t.state().epoch,
+                t.state().pos
+            );
+            (t, folder)
+        }
+        EiRoute::New(mut cfg) => {
+            if let Some(e) = epochs_flag(a)? {
+                cfg.simulation.epochs = e;
+            }
+            if let Some(s) = a.seed {
+                cfg.simulation.seed = s;
+            }
+            cfg.validate()?;
+            crate::config::check_budget(
+                cfg.memory_estimate(),
+                "this network needs about {need} GiB",
+                "use fewer cells or sparser connections",
+            )?;
+            let t = EiNetwork::new(*cfg)?;
+            let folder = RunFolder::create(output, a.name.as_deref(), a.overwrite)?;
+            if let Some(p) = &a.config {
+                // The parameters file as given, beside the resolved config.
+                let text = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+                crate::io::write_atomic(&folder.file("parameters.toml"), &text)
+                    .context("writing parameters.toml")?;
+            }
+            (t, folder)
+        }
+    };
+    t.configure_progress(progress);
+    opts.config_toml = t.config().to_toml();
+    drive(&mut t, &(), &folder, &opts)
 }
 
 fn load(

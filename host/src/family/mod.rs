@@ -2,6 +2,7 @@
 
 pub mod conv_stdp;
 pub mod diehl_cook;
+pub mod ei;
 pub mod frame;
 pub mod rules;
 
@@ -19,6 +20,8 @@ pub enum Family {
     /// The Diehl & Cook 2015 network: Poisson inputs, conductance LIF, trace STDP, labels by
     /// response.
     DiehlCook,
+    /// A conductance-based E/I network held at target rates by local homeostatic rules.
+    EiNetwork,
     /// A family defined outside hebb (user code, tests), with its own tag (at least
     /// [`Family::CUSTOM_MIN`]).
     Custom(u16),
@@ -34,6 +37,7 @@ impl Family {
             Self::ConvStdp => "conv-stdp",
             Self::LocalRules => "local-rules",
             Self::DiehlCook => "diehl-cook",
+            Self::EiNetwork => "ei-network",
             Self::Custom(_) => "custom",
         }
     }
@@ -43,6 +47,7 @@ impl Family {
             Self::ConvStdp => hebb_core::frame::FAMILY_CONV_STDP,
             Self::LocalRules => hebb_core::frame::FAMILY_LOCAL_RULES,
             Self::DiehlCook => hebb_core::frame::FAMILY_DIEHL_COOK,
+            Self::EiNetwork => hebb_core::frame::FAMILY_EI_NETWORK,
             Self::Custom(t) => t,
         }
     }

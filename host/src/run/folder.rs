@@ -12,7 +12,7 @@ use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 /// Files and folders a run writes; `--overwrite` removes exactly these.
-const RUN_ENTRIES: [&str; 9] = [
+const RUN_ENTRIES: [&str; 12] = [
     "config.toml",
     "checkpoints",
     "model.hebb",
@@ -22,6 +22,9 @@ const RUN_ENTRIES: [&str; 9] = [
     "events",
     "plots",
     "run.json",
+    "metadata.json",
+    "figures",
+    "parameters.toml",
 ];
 
 /// A locked run folder.

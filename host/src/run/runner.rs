@@ -185,8 +185,12 @@ pub fn run<T: Trainer>(
             rs.metrics_lines += 1;
             rs.last_record.clone_from(&record);
             let name = format!("checkpoint_epoch{:03}_{}.hebb", rep.epoch, rep.stage);
-            rs.epoch_checkpoints.retain(|n| n != &name);
-            rs.epoch_checkpoints.push(name.clone());
+            let numbered = rep.stage_done.is_some()
+                || rep.epoch.is_multiple_of(t.checkpoint_interval().max(1));
+            if numbered {
+                rs.epoch_checkpoints.retain(|n| n != &name);
+                rs.epoch_checkpoints.push(name.clone());
+            }
             let mut dropped = Vec::new();
             if opts.keep > 0 {
                 while rs.epoch_checkpoints.len() > opts.keep {
@@ -195,7 +199,7 @@ pub fn run<T: Trainer>(
             }
             let bytes = t.checkpoint(&postcard::to_stdvec(&rs)?)?;
             for (p, write) in [
-                (f.checkpoint(&name), true),
+                (f.checkpoint(&name), numbered),
                 (f.checkpoint("checkpoint_best.hebb"), rep.improved),
                 (f.latest(), true),
             ] {

@@ -144,6 +144,11 @@ pub trait Trainer {
     /// A checkpoint file holding everything to resume exactly, with the loop's own state
     /// `run_state` carried opaquely.
     fn checkpoint(&self, run_state: &[u8]) -> Result<Vec<u8>>;
+    /// Epochs between numbered epoch checkpoints (latest and best are written every epoch;
+    /// the last epoch of a stage always gets one).
+    fn checkpoint_interval(&self) -> u32 {
+        1
+    }
     /// Units trained so far in this run (all stages), for `stop_after`.
     fn units_done(&self) -> u64;
 
